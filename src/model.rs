@@ -1,0 +1,295 @@
+//! A fitted Gaussian mixture and its queries: `score_samples`, `score`, `predict`,
+//! `predict_proba`, `sample`, `bic`, `aic`.
+
+use nalgebra::{DMatrix, DVector};
+use rand::Rng;
+use rand_distr::{Binomial, Distribution, StandardNormal};
+use rayon::prelude::*;
+
+use crate::backend::cpu::{normalize_in_place, weighted_log_prob, CpuBackend};
+use crate::config::FitConfig;
+use crate::covariance::{CovarianceType, Covariances};
+use crate::em::{self, IterationEvent};
+use crate::error::{GmmError, Result};
+use crate::linalg::log_sum_exp;
+use crate::params::MixtureParams;
+use crate::validate::check_finite;
+
+const QUERY_BLOCK: usize = 1024;
+
+/// How a fit went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitSummary {
+    /// Whether the last change of the lower bound was below `tol`.
+    pub converged: bool,
+    /// EM iterations of the kept initialisation.
+    pub n_iter: usize,
+    /// Mean per-sample log-likelihood at the last E-step of the kept initialisation.
+    pub lower_bound: f64,
+    /// The lower bound at every iteration of the kept initialisation.
+    pub lower_bound_history: Vec<f64>,
+    /// Number of initialisations tried.
+    pub n_init: usize,
+    /// Which initialisation was kept (0-based).
+    pub best_init: usize,
+    /// Where the fit ran.
+    pub device: String,
+    /// Wall-clock seconds of the fit.
+    pub seconds: f64,
+}
+
+impl Default for FitSummary {
+    fn default() -> Self {
+        FitSummary {
+            converged: false,
+            n_iter: 0,
+            lower_bound: f64::NEG_INFINITY,
+            lower_bound_history: Vec::new(),
+            n_init: 0,
+            best_init: 0,
+            device: String::new(),
+            seconds: 0.0,
+        }
+    }
+}
+
+/// A Gaussian mixture model: parameters plus how they were fitted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianMixture {
+    /// Weights, means, covariances and precision factors.
+    pub params: MixtureParams,
+    /// The ridge used when fitting.
+    pub reg_covar: f64,
+    /// Convergence information.
+    pub fit: FitSummary,
+}
+
+impl GaussianMixture {
+    /// Fits a mixture to `x` (N × D, one sample per row) on the CPU.
+    pub fn fit(x: &DMatrix<f64>, config: &FitConfig) -> Result<Self> {
+        Self::fit_with_progress(x, config, None, &mut |_| {})
+    }
+
+    /// Fits on the CPU, optionally continuing from `warm_start`, reporting every iteration.
+    pub fn fit_with_progress(
+        x: &DMatrix<f64>,
+        config: &FitConfig,
+        warm_start: Option<&GaussianMixture>,
+        on_iteration: &mut dyn FnMut(&IterationEvent),
+    ) -> Result<Self> {
+        check_finite(x)?;
+        let mut backend = CpuBackend::new(x);
+        let xt = backend.samples_as_columns().clone();
+        em::fit(&mut backend, Some(&xt), config, warm_start, on_iteration)
+    }
+
+    /// A model from given parameters (no fit information).
+    pub fn from_params(params: MixtureParams, reg_covar: f64) -> Self {
+        GaussianMixture {
+            params,
+            reg_covar,
+            fit: FitSummary::default(),
+        }
+    }
+
+    /// Number of components K.
+    pub fn n_components(&self) -> usize {
+        self.params.n_components()
+    }
+
+    /// Number of features D.
+    pub fn n_features(&self) -> usize {
+        self.params.n_features()
+    }
+
+    /// Covariance type.
+    pub fn covariance_type(&self) -> CovarianceType {
+        self.params.covariance_type()
+    }
+
+    /// Mixing weights.
+    pub fn weights(&self) -> &DVector<f64> {
+        &self.params.weights
+    }
+
+    /// Means, K × D.
+    pub fn means(&self) -> &DMatrix<f64> {
+        &self.params.means
+    }
+
+    /// Covariances in scikit-learn's layout.
+    pub fn covariances(&self) -> &Covariances {
+        &self.params.covariances
+    }
+
+    fn check_data(&self, x: &DMatrix<f64>) -> Result<()> {
+        if x.ncols() != self.n_features() {
+            return Err(GmmError::DimensionMismatch {
+                expected: self.n_features(),
+                found: x.ncols(),
+            });
+        }
+        check_finite(x)
+    }
+
+    /// Applies `f` to K × n blocks of weighted log-probabilities of the rows of `x`, in parallel,
+    /// and gathers the per-block results in order.
+    fn map_blocks<T: Send>(&self, x: &DMatrix<f64>, f: impl Fn(DMatrix<f64>) -> T + Sync) -> Result<Vec<T>> {
+        self.check_data(x)?;
+        let n = x.nrows();
+        let blocks: Vec<usize> = (0..n.div_ceil(QUERY_BLOCK)).collect();
+        blocks
+            .par_iter()
+            .map(|&b| {
+                let start = b * QUERY_BLOCK;
+                let len = QUERY_BLOCK.min(n - start);
+                let xt = x.rows(start, len).transpose();
+                weighted_log_prob(&self.params, xt.as_view()).map(&f)
+            })
+            .collect()
+    }
+
+    /// `log π_k + log N(x_i | μ_k, Σ_k)`, N × K.
+    pub fn weighted_log_prob(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        let blocks = self.map_blocks(x, |b| b)?;
+        let mut out = DMatrix::<f64>::zeros(x.nrows(), self.n_components());
+        let mut row = 0;
+        for b in blocks {
+            out.rows_mut(row, b.ncols()).copy_from(&b.transpose());
+            row += b.ncols();
+        }
+        Ok(out)
+    }
+
+    /// Log-density `log p(x_i)` of every sample.
+    pub fn score_samples(&self, x: &DMatrix<f64>) -> Result<DVector<f64>> {
+        let blocks = self.map_blocks(x, |b| b.column_iter().map(|c| log_sum_exp(c.as_slice())).collect::<Vec<_>>())?;
+        Ok(DVector::from_iterator(x.nrows(), blocks.into_iter().flatten()))
+    }
+
+    /// Mean log-density of the samples.
+    pub fn score(&self, x: &DMatrix<f64>) -> Result<f64> {
+        if x.nrows() == 0 {
+            return Err(GmmError::InvalidData("no samples to score".into()));
+        }
+        Ok(self.score_samples(x)?.mean())
+    }
+
+    /// Posterior probability of each component for each sample, N × K.
+    pub fn predict_proba(&self, x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
+        let blocks = self.map_blocks(x, |mut b| {
+            normalize_in_place(&mut b);
+            b
+        })?;
+        let mut out = DMatrix::<f64>::zeros(x.nrows(), self.n_components());
+        let mut row = 0;
+        for b in blocks {
+            out.rows_mut(row, b.ncols()).copy_from(&b.transpose());
+            row += b.ncols();
+        }
+        Ok(out)
+    }
+
+    /// Most probable component of each sample.
+    pub fn predict(&self, x: &DMatrix<f64>) -> Result<Vec<usize>> {
+        let blocks = self.map_blocks(x, |b| b.column_iter().map(|c| c.imax()).collect::<Vec<_>>())?;
+        Ok(blocks.into_iter().flatten().collect())
+    }
+
+    /// Number of free parameters (scikit-learn's count).
+    pub fn n_parameters(&self) -> usize {
+        let k = self.n_components();
+        let d = self.n_features();
+        self.covariance_type().n_cov_parameters(k, d) + k * d + k - 1
+    }
+
+    /// Bayesian information criterion on `x` (lower is better).
+    pub fn bic(&self, x: &DMatrix<f64>) -> Result<f64> {
+        let n = x.nrows() as f64;
+        Ok(-2.0 * self.score(x)? * n + self.n_parameters() as f64 * n.ln())
+    }
+
+    /// Akaike information criterion on `x` (lower is better).
+    pub fn aic(&self, x: &DMatrix<f64>) -> Result<f64> {
+        let n = x.nrows() as f64;
+        Ok(-2.0 * self.score(x)? * n + 2.0 * self.n_parameters() as f64)
+    }
+
+    /// How many of `n` draws fall on each component (a multinomial draw, by binomial splits).
+    fn component_counts(&self, n: usize, rng: &mut impl Rng) -> Vec<usize> {
+        let w = &self.params.weights;
+        let mut counts = vec![0usize; w.len()];
+        let mut left = n as u64;
+        let mut mass = 1.0f64;
+        for k in 0..w.len() {
+            if left == 0 {
+                break;
+            }
+            if k + 1 == w.len() {
+                counts[k] = left as usize;
+                break;
+            }
+            let p = (w[k] / mass).clamp(0.0, 1.0);
+            let c = Binomial::new(left, p).map(|b| b.sample(rng)).unwrap_or(0);
+            counts[k] = c as usize;
+            left -= c;
+            mass -= w[k];
+            if mass <= 0.0 {
+                counts[k] += left as usize;
+                left = 0;
+            }
+        }
+        counts
+    }
+
+    /// Draws `n` samples (N × D) and their component labels, grouped by component as
+    /// scikit-learn does. Every draw goes through the stored precision Cholesky factors
+    /// (a triangular solve per draw; no factorisation), and components with no draws cost
+    /// nothing.
+    pub fn sample(&self, n: usize, rng: &mut impl Rng) -> Result<(DMatrix<f64>, Vec<usize>)> {
+        let d = self.n_features();
+        let counts = self.component_counts(n, rng);
+        let mut out = DMatrix::<f64>::zeros(n, d);
+        let mut labels = Vec::with_capacity(n);
+        let mut row = 0;
+        for (k, &count) in counts.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let z = DMatrix::<f64>::from_fn(d, count, |_, _| rng.sample(StandardNormal));
+            let draws = self.transform_standard_normal(k, z, rng)?;
+            for i in 0..count {
+                let mut r = out.row_mut(row + i);
+                r.copy_from(&(draws.column(i).transpose() + self.params.means.row(k)));
+            }
+            labels.extend(std::iter::repeat_n(k, count));
+            row += count;
+        }
+        Ok((out, labels))
+    }
+
+    /// Maps standard-normal columns `z` (D × m) to draws of component `k` minus its mean.
+    fn transform_standard_normal(&self, k: usize, mut z: DMatrix<f64>, rng: &mut impl Rng) -> Result<DMatrix<f64>> {
+        let prec = &self.params.precisions.cholesky;
+        match prec {
+            Covariances::Full(us) => solve_upper_transpose(&us[k], &mut z),
+            Covariances::Tied(u) => solve_upper_transpose(u, &mut z),
+            Covariances::Diag(p) => {
+                for mut col in z.column_iter_mut() {
+                    for j in 0..col.len() {
+                        col[j] /= p[(k, j)];
+                    }
+                }
+            }
+            Covariances::Spherical(p) => z /= p[k],
+            Covariances::LowRank(lr) => return lr.sample_centred(k, z, rng),
+        }
+        Ok(z)
+    }
+}
+
+/// `z ← U⁻ᵀ z` (so that `cov(U⁻ᵀ z) = (U Uᵀ)⁻¹ = Σ`): one lower-triangular solve.
+fn solve_upper_transpose(u: &DMatrix<f64>, z: &mut DMatrix<f64>) {
+    let lower = u.transpose();
+    lower.solve_lower_triangular_mut(z);
+}

@@ -1,0 +1,74 @@
+//! Shared helpers for the integration tests: synthetic mixtures with known parameters.
+#![allow(dead_code)]
+
+use nalgebra::{DMatrix, DVector};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+/// A known mixture: weights, means (K × D) and full covariances.
+pub struct Truth {
+    pub weights: Vec<f64>,
+    pub means: DMatrix<f64>,
+    pub covs: Vec<DMatrix<f64>>,
+}
+
+/// Three well-separated components in `d` dimensions with distinct, correlated covariances.
+pub fn truth(d: usize) -> Truth {
+    let k = 3;
+    let means = DMatrix::from_fn(k, d, |c, j| (c as f64 - 1.0) * 8.0 + if j % 2 == 0 { 1.0 } else { -1.0 } * c as f64);
+    let covs = (0..k)
+        .map(|c| {
+            let a = DMatrix::from_fn(d, d, |i, j| (((i * 3 + j * 5 + c * 7) % 11) as f64 - 5.0) * 0.08);
+            &a * a.transpose() + DMatrix::identity(d, d) * (0.5 + 0.3 * c as f64)
+        })
+        .collect();
+    Truth {
+        weights: vec![0.5, 0.3, 0.2],
+        means,
+        covs,
+    }
+}
+
+/// Draws `n` samples from `t` (rows), with the true labels.
+pub fn draw(t: &Truth, n: usize, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let d = t.means.ncols();
+    let chols: Vec<DMatrix<f64>> = t.covs.iter().map(|c| c.clone().cholesky().unwrap().l()).collect();
+    let mut x = DMatrix::zeros(n, d);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let u: f64 = rng.random();
+        let mut acc = 0.0;
+        let mut k = t.weights.len() - 1;
+        for (c, w) in t.weights.iter().enumerate() {
+            acc += w;
+            if u < acc {
+                k = c;
+                break;
+            }
+        }
+        let z = DVector::from_fn(d, |_, _| rng.sample::<f64, _>(StandardNormal));
+        let v = &chols[k] * z;
+        for j in 0..d {
+            x[(i, j)] = t.means[(k, j)] + v[j];
+        }
+        labels.push(k);
+    }
+    (x, labels)
+}
+
+/// Index of the fitted component whose mean is nearest to each true mean.
+pub fn match_components(true_means: &DMatrix<f64>, fitted_means: &DMatrix<f64>) -> Vec<usize> {
+    (0..true_means.nrows())
+        .map(|c| {
+            (0..fitted_means.nrows())
+                .min_by(|&a, &b| {
+                    let da = (fitted_means.row(a) - true_means.row(c)).norm();
+                    let db = (fitted_means.row(b) - true_means.row(c)).norm();
+                    da.partial_cmp(&db).unwrap()
+                })
+                .unwrap()
+        })
+        .collect()
+}
