@@ -28,11 +28,13 @@ pub mod faces;
 pub mod fit;
 pub mod forecast;
 pub mod gpu;
+pub mod imagegrid;
 pub mod init;
 pub mod io;
 pub mod linalg;
 pub mod lowrank;
 pub mod model;
+pub mod output;
 pub mod params;
 pub mod validate;
 
