@@ -177,12 +177,12 @@ mod tests {
         }
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let resp = initial_responsibilities(&xt, 2, &InitMethod::KMeans, 10, &mut rng);
-        let first = resp.row(0).iamax();
+        let first = resp.row(0).transpose().imax();
         for i in 0..20 {
-            assert_eq!(resp.row(i).iamax(), first);
+            assert_eq!(resp.row(i).transpose().imax(), first);
         }
         for i in 20..40 {
-            assert_ne!(resp.row(i).iamax(), first);
+            assert_ne!(resp.row(i).transpose().imax(), first);
         }
     }
 
