@@ -210,12 +210,12 @@ pub fn precision_cholesky_of(cov: &DMatrix<f64>, component: usize, reg_covar: f6
 /// Covariance matrix from a precision Cholesky factor: `Σ = (U Uᵀ)⁻¹`.
 pub fn covariance_from_precision_cholesky(u: &DMatrix<f64>) -> Option<DMatrix<f64>> {
     let d = u.nrows();
-    // U is upper triangular; Σ = U⁻ᵀ U⁻¹ = (U⁻¹)ᵀ... with V = U⁻¹ (upper), Σ = V Vᵀ.
+    // Σ = (U Uᵀ)⁻¹ = U⁻ᵀ U⁻¹ = Vᵀ V with V = U⁻¹.
     let mut v = DMatrix::<f64>::identity(d, d);
     if !u.solve_upper_triangular_mut(&mut v) {
         return None;
     }
-    Some(&v * v.transpose())
+    Some(v.transpose() * &v)
 }
 
 fn sum_log_diag(u: &DMatrix<f64>) -> f64 {
