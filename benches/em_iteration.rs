@@ -17,7 +17,9 @@ fn data(n: usize, d: usize, k: usize, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let centres = DMatrix::<f64>::from_fn(k, d, |_, _| rng.random::<f64>() * 20.0 - 10.0);
     let labels: Vec<usize> = (0..n).map(|_| rng.random_range(0..k)).collect();
-    let x = DMatrix::from_fn(n, d, |i, j| centres[(labels[i], j)] + rng.sample::<f64, _>(StandardNormal));
+    let x = DMatrix::from_fn(n, d, |i, j| {
+        centres[(labels[i], j)] + rng.sample::<f64, _>(StandardNormal)
+    });
     (x, labels)
 }
 

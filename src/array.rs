@@ -13,7 +13,11 @@ pub struct NdArray {
 impl NdArray {
     /// An array of the given shape; panics if `data` has the wrong length (a programming error).
     pub fn new(shape: Vec<usize>, data: Vec<f64>) -> Self {
-        assert_eq!(shape.iter().product::<usize>(), data.len(), "NdArray shape and data disagree");
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "NdArray shape and data disagree"
+        );
         NdArray { shape, data }
     }
 

@@ -162,7 +162,11 @@ impl FitConfig {
     pub fn validate(&self, n_samples: usize, n_features: usize) -> Result<()> {
         let k = self.n_components;
         if k < 1 {
-            return Err(GmmError::param("n_components", k, "use at least 1 component"));
+            return Err(GmmError::param(
+                "n_components",
+                k,
+                "use at least 1 component",
+            ));
         }
         if k > n_samples {
             return Err(GmmError::param(
@@ -172,13 +176,25 @@ impl FitConfig {
             ));
         }
         if self.n_init < 1 {
-            return Err(GmmError::param("n_init", self.n_init, "use at least 1 initialisation"));
+            return Err(GmmError::param(
+                "n_init",
+                self.n_init,
+                "use at least 1 initialisation",
+            ));
         }
         if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            return Err(GmmError::param("tol", self.tol, "use a finite tolerance ≥ 0 (default 1e-3)"));
+            return Err(GmmError::param(
+                "tol",
+                self.tol,
+                "use a finite tolerance ≥ 0 (default 1e-3)",
+            ));
         }
         if !(self.reg_covar >= 0.0 && self.reg_covar.is_finite()) {
-            return Err(GmmError::param("reg_covar", self.reg_covar, "use a finite value ≥ 0 (default 1e-6)"));
+            return Err(GmmError::param(
+                "reg_covar",
+                self.reg_covar,
+                "use a finite value ≥ 0 (default 1e-6)",
+            ));
         }
         match &self.init {
             InitMethod::Means(m) => {

@@ -186,12 +186,18 @@ pub struct Precisions {
 }
 
 /// The upper-triangular `U` with `Σ⁻¹ = U Uᵀ`, from one covariance matrix.
-pub fn precision_cholesky_of(cov: &DMatrix<f64>, component: usize, reg_covar: f64) -> Result<DMatrix<f64>> {
+pub fn precision_cholesky_of(
+    cov: &DMatrix<f64>,
+    component: usize,
+    reg_covar: f64,
+) -> Result<DMatrix<f64>> {
     let d = cov.nrows();
-    let chol = nalgebra::linalg::Cholesky::new(cov.clone()).ok_or_else(|| GmmError::NotPositiveDefinite {
-        component,
-        reg_covar,
-        detail: "Cholesky factorisation failed".into(),
+    let chol = nalgebra::linalg::Cholesky::new(cov.clone()).ok_or_else(|| {
+        GmmError::NotPositiveDefinite {
+            component,
+            reg_covar,
+            detail: "Cholesky factorisation failed".into(),
+        }
     })?;
     let l = chol.l();
     if l.diagonal().iter().any(|v| !v.is_finite() || *v <= 0.0) {
@@ -263,7 +269,10 @@ pub fn compute_precisions(covariances: &Covariances, reg_covar: f64) -> Result<P
                     p[(k, j)] = 1.0 / x.sqrt();
                 }
             }
-            let ld = DVector::from_iterator(p.nrows(), p.row_iter().map(|r| r.iter().map(|x| x.ln()).sum()));
+            let ld = DVector::from_iterator(
+                p.nrows(),
+                p.row_iter().map(|r| r.iter().map(|x| x.ln()).sum()),
+            );
             Ok(Precisions {
                 cholesky: Covariances::Diag(p),
                 log_det_cholesky: ld,
@@ -300,7 +309,11 @@ impl Precisions {
     /// Rebuilds covariances from precision factors (used when a model file carries only
     /// `precisions_cholesky_`).
     pub fn to_covariances(&self) -> Result<Covariances> {
-        let singular = |k: usize| GmmError::InvalidModel(format!("component {k}: precision Cholesky factor is singular"));
+        let singular = |k: usize| {
+            GmmError::InvalidModel(format!(
+                "component {k}: precision Cholesky factor is singular"
+            ))
+        };
         Ok(match &self.cholesky {
             Covariances::Full(us) => Covariances::Full(
                 us.iter()
@@ -308,7 +321,9 @@ impl Precisions {
                     .map(|(k, u)| covariance_from_precision_cholesky(u).ok_or_else(|| singular(k)))
                     .collect::<Result<_>>()?,
             ),
-            Covariances::Tied(u) => Covariances::Tied(covariance_from_precision_cholesky(u).ok_or_else(|| singular(0))?),
+            Covariances::Tied(u) => {
+                Covariances::Tied(covariance_from_precision_cholesky(u).ok_or_else(|| singular(0))?)
+            }
             Covariances::Diag(p) => Covariances::Diag(p.map(|x| 1.0 / (x * x))),
             Covariances::Spherical(p) => Covariances::Spherical(p.map(|x| 1.0 / (x * x))),
             Covariances::LowRank(lr) => Covariances::LowRank(lr.clone()),
@@ -336,7 +351,8 @@ mod tests {
     #[test]
     fn not_positive_definite_names_the_component() {
         let c = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, 2.0, 1.0]);
-        let err = compute_precisions(&Covariances::Full(vec![DMatrix::identity(2, 2), c]), 1e-6).unwrap_err();
+        let err = compute_precisions(&Covariances::Full(vec![DMatrix::identity(2, 2), c]), 1e-6)
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("component 1"), "{msg}");
         assert!(msg.contains("reg_covar"), "{msg}");

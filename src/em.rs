@@ -70,7 +70,13 @@ fn initial_params<B: Backend + ?Sized>(
         }
     };
     let mut rng = init_rng(config.seed, init);
-    let resp = initial_responsibilities(xt, config.n_components, &config.init, config.kmeans_iter, &mut rng);
+    let resp = initial_responsibilities(
+        xt,
+        config.n_components,
+        &config.init,
+        config.kmeans_iter,
+        &mut rng,
+    );
     backend.set_responsibilities(&resp)?;
     let stats = backend.m_step_stats(config.covariance_type)?;
     let mut params = MixtureParams::from_stats(stats, config.reg_covar)?;
@@ -104,7 +110,8 @@ pub fn fit<B: Backend + ?Sized>(
                 found: d,
             });
         }
-        if w.n_components() != config.n_components || w.covariance_type() != config.covariance_type {
+        if w.n_components() != config.n_components || w.covariance_type() != config.covariance_type
+        {
             return Err(GmmError::param(
                 "warm_start",
                 format!("{} components, {}", w.n_components(), w.covariance_type()),
@@ -115,7 +122,11 @@ pub fn fit<B: Backend + ?Sized>(
             ));
         }
     }
-    let n_init = if warm_start.is_some() { 1 } else { config.n_init };
+    let n_init = if warm_start.is_some() {
+        1
+    } else {
+        config.n_init
+    };
     let mut best: Option<(usize, f64, MixtureParams, Vec<f64>, bool, usize)> = None;
     for init in 0..n_init {
         let mut params = match warm_start {

@@ -19,7 +19,11 @@ pub enum GmmError {
 
     /// A non-finite value at a given place in the data.
     #[error("non-finite value {value} at row {row}, column {column} (0-based): remove or impute it first")]
-    NonFinite { row: usize, column: usize, value: f64 },
+    NonFinite {
+        row: usize,
+        column: usize,
+        value: f64,
+    },
 
     /// The number of features of the data differs from the model's.
     #[error("dimension mismatch: the model has {expected} features but the data have {found}; use data with the columns the model was fitted on")]

@@ -61,7 +61,9 @@ pub fn fit(
         return crate::lowrank::fit(x, config, device, options.warm_start, on_iteration);
     }
     match device {
-        Device::Cpu => GaussianMixture::fit_with_progress(x, config, options.warm_start, on_iteration),
+        Device::Cpu => {
+            GaussianMixture::fit_with_progress(x, config, options.warm_start, on_iteration)
+        }
         Device::Gpu => crate::gpu::fit(x, config, options.warm_start, on_iteration),
     }
 }

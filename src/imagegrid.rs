@@ -10,7 +10,13 @@ use crate::output::write_atomic;
 
 /// Parses an image shape written `HxW` (e.g. `64x64`).
 pub fn parse_shape(s: &str) -> Result<(usize, usize)> {
-    let bad = || GmmError::param("shape", s, "write the image shape as HEIGHTxWIDTH, e.g. 64x64");
+    let bad = || {
+        GmmError::param(
+            "shape",
+            s,
+            "write the image shape as HEIGHTxWIDTH, e.g. 64x64",
+        )
+    };
     let (h, w) = s.split_once(['x', 'X']).ok_or_else(bad)?;
     let h: usize = h.trim().parse().map_err(|_| bad())?;
     let w: usize = w.trim().parse().map_err(|_| bad())?;
@@ -23,7 +29,13 @@ pub fn parse_shape(s: &str) -> Result<(usize, usize)> {
 /// Lays out the rows of `images` (each `height · width` values, row-major pixels) in a grid of
 /// `columns` columns with a 2-pixel gap. Values are clamped to [0, 1] unless `normalize`, which
 /// stretches each image's own range to [0, 1] (for means or components with another scale).
-pub fn grid(images: &DMatrix<f64>, height: usize, width: usize, columns: usize, normalize: bool) -> Result<GrayImage> {
+pub fn grid(
+    images: &DMatrix<f64>,
+    height: usize,
+    width: usize,
+    columns: usize,
+    normalize: bool,
+) -> Result<GrayImage> {
     if images.ncols() != height * width {
         return Err(GmmError::InvalidData(format!(
             "rows have {} values, which is not {height}×{width} = {}; give the right --shape",

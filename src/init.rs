@@ -20,22 +20,27 @@ fn sq_dist(x: nalgebra::DVectorView<'_, f64>, c: &[f64]) -> f64 {
 /// Nearest centre (K × D, as rows) of every sample; ties go to the lower index.
 pub fn nearest_centres(xt: &DMatrix<f64>, centres: &DMatrix<f64>) -> Vec<usize> {
     let k = centres.nrows();
-    let rows: Vec<Vec<f64>> = (0..k).map(|c| centres.row(c).iter().copied().collect()).collect();
+    let rows: Vec<Vec<f64>> = (0..k)
+        .map(|c| centres.row(c).iter().copied().collect())
+        .collect();
     let n = xt.ncols();
     let mut labels = vec![0usize; n];
-    labels.par_chunks_mut(BLOCK).enumerate().for_each(|(b, out)| {
-        for (o, i) in out.iter_mut().zip(b * BLOCK..) {
-            let x = xt.column(i);
-            let mut best = (f64::INFINITY, 0);
-            for (c, row) in rows.iter().enumerate() {
-                let dist = sq_dist(x, row);
-                if dist < best.0 {
-                    best = (dist, c);
+    labels
+        .par_chunks_mut(BLOCK)
+        .enumerate()
+        .for_each(|(b, out)| {
+            for (o, i) in out.iter_mut().zip(b * BLOCK..) {
+                let x = xt.column(i);
+                let mut best = (f64::INFINITY, 0);
+                for (c, row) in rows.iter().enumerate() {
+                    let dist = sq_dist(x, row);
+                    if dist < best.0 {
+                        best = (dist, c);
+                    }
                 }
+                *o = best.1;
             }
-            *o = best.1;
-        }
-    });
+        });
     labels
 }
 
@@ -49,7 +54,10 @@ pub fn kmeans_plus_plus(xt: &DMatrix<f64>, k: usize, rng: &mut ChaCha8Rng) -> Ve
     let mut chosen = vec![first];
     let dist_to = |idx: usize| -> Vec<f64> {
         let c: Vec<f64> = xt.column(idx).iter().copied().collect();
-        (0..n).into_par_iter().map(|i| sq_dist(xt.column(i), &c)).collect()
+        (0..n)
+            .into_par_iter()
+            .map(|i| sq_dist(xt.column(i), &c))
+            .collect()
     };
     let mut closest = dist_to(first);
     while chosen.len() < k {

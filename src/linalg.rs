@@ -73,9 +73,19 @@ impl<'a> Strided<'a> {
 }
 
 /// `c = alpha · a · b + beta · c` with `c` a contiguous column-major matrix.
-pub fn gemm(alpha: f64, a: Strided<'_>, b: Strided<'_>, beta: f64, c: &mut DMatrixViewMut<'_, f64>) {
+pub fn gemm(
+    alpha: f64,
+    a: Strided<'_>,
+    b: Strided<'_>,
+    beta: f64,
+    c: &mut DMatrixViewMut<'_, f64>,
+) {
     assert_eq!(a.cols, b.rows, "gemm: inner dimensions differ");
-    assert_eq!((a.rows, b.cols), (c.nrows(), c.ncols()), "gemm: output shape");
+    assert_eq!(
+        (a.rows, b.cols),
+        (c.nrows(), c.ncols()),
+        "gemm: output shape"
+    );
     if a.rows == 0 || b.cols == 0 {
         return;
     }
@@ -124,7 +134,13 @@ mod tests {
         let a = DMatrix::from_fn(5, 3, |i, j| (i * 3 + j) as f64 * 0.1 - 0.4);
         let b = DMatrix::from_fn(5, 4, |i, j| ((i + 2 * j) % 7) as f64 - 3.0);
         let mut c = DMatrix::from_element(3, 4, 1.0);
-        gemm(2.0, Strided::of(&a).t(), Strided::of(&b), 0.5, &mut c.as_view_mut());
+        gemm(
+            2.0,
+            Strided::of(&a).t(),
+            Strided::of(&b),
+            0.5,
+            &mut c.as_view_mut(),
+        );
         let expect = a.transpose() * &b * 2.0 + DMatrix::from_element(3, 4, 0.5);
         assert!((c - expect).amax() < 1e-12);
     }
@@ -132,7 +148,10 @@ mod tests {
     #[test]
     fn log_sum_exp_is_stable() {
         assert!((log_sum_exp(&[1000.0, 1000.0]) - (1000.0 + 2f64.ln())).abs() < 1e-12);
-        assert_eq!(log_sum_exp(&[f64::NEG_INFINITY, f64::NEG_INFINITY]), f64::NEG_INFINITY);
+        assert_eq!(
+            log_sum_exp(&[f64::NEG_INFINITY, f64::NEG_INFINITY]),
+            f64::NEG_INFINITY
+        );
         assert!((log_sum_exp(&[-1e4, 0.0]) - 0.0).abs() < 1e-12);
     }
 }

@@ -134,7 +134,11 @@ impl GaussianMixture {
 
     /// Applies `f` to K × n blocks of weighted log-probabilities of the rows of `x`, in parallel,
     /// and gathers the per-block results in order.
-    fn map_blocks<T: Send>(&self, x: &DMatrix<f64>, f: impl Fn(DMatrix<f64>) -> T + Sync) -> Result<Vec<T>> {
+    fn map_blocks<T: Send>(
+        &self,
+        x: &DMatrix<f64>,
+        f: impl Fn(DMatrix<f64>) -> T + Sync,
+    ) -> Result<Vec<T>> {
         self.check_data(x)?;
         let n = x.nrows();
         let blocks: Vec<usize> = (0..n.div_ceil(QUERY_BLOCK)).collect();
@@ -163,8 +167,15 @@ impl GaussianMixture {
 
     /// Log-density `log p(x_i)` of every sample.
     pub fn score_samples(&self, x: &DMatrix<f64>) -> Result<DVector<f64>> {
-        let blocks = self.map_blocks(x, |b| b.column_iter().map(|c| log_sum_exp(c.as_slice())).collect::<Vec<_>>())?;
-        Ok(DVector::from_iterator(x.nrows(), blocks.into_iter().flatten()))
+        let blocks = self.map_blocks(x, |b| {
+            b.column_iter()
+                .map(|c| log_sum_exp(c.as_slice()))
+                .collect::<Vec<_>>()
+        })?;
+        Ok(DVector::from_iterator(
+            x.nrows(),
+            blocks.into_iter().flatten(),
+        ))
     }
 
     /// Mean log-density of the samples.
@@ -192,7 +203,8 @@ impl GaussianMixture {
 
     /// Most probable component of each sample.
     pub fn predict(&self, x: &DMatrix<f64>) -> Result<Vec<usize>> {
-        let blocks = self.map_blocks(x, |b| b.column_iter().map(|c| c.imax()).collect::<Vec<_>>())?;
+        let blocks =
+            self.map_blocks(x, |b| b.column_iter().map(|c| c.imax()).collect::<Vec<_>>())?;
         Ok(blocks.into_iter().flatten().collect())
     }
 
@@ -269,7 +281,12 @@ impl GaussianMixture {
     }
 
     /// Maps standard-normal columns `z` (D × m) to draws of component `k` minus its mean.
-    fn transform_standard_normal(&self, k: usize, mut z: DMatrix<f64>, rng: &mut impl Rng) -> Result<DMatrix<f64>> {
+    fn transform_standard_normal(
+        &self,
+        k: usize,
+        mut z: DMatrix<f64>,
+        rng: &mut impl Rng,
+    ) -> Result<DMatrix<f64>> {
         let prec = &self.params.precisions.cholesky;
         match prec {
             Covariances::Full(us) => solve_upper_transpose(&us[k], &mut z),

@@ -8,7 +8,10 @@ use crate::error::{GmmError, Result};
 
 /// Writes `path` atomically: `write` fills a buffered writer on a temporary file in the same
 /// directory, which is then flushed, synced and renamed over `path`.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -16,7 +19,10 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&mut dyn Write) -> std::io::
     if !dir.is_dir() {
         return Err(GmmError::file(
             path,
-            format!("cannot write: directory {} does not exist; create it first", dir.display()),
+            format!(
+                "cannot write: directory {} does not exist; create it first",
+                dir.display()
+            ),
         ));
     }
     let fail = |e: std::io::Error| GmmError::file(path, format!("cannot write: {e}"));
@@ -49,7 +55,11 @@ mod tests {
         });
         assert!(r.is_err());
         assert!(!p.exists());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temporary file left behind");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "temporary file left behind"
+        );
         write_atomic(&p, |w| w.write_all(b"done")).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"done");
     }

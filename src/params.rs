@@ -36,7 +36,12 @@ pub const NK_EPS: f64 = 10.0 * f64::EPSILON;
 
 impl MixtureParams {
     /// Builds parameters from weights, means and covariances, factoring the covariances.
-    pub fn new(weights: DVector<f64>, means: DMatrix<f64>, covariances: Covariances, reg_covar: f64) -> Result<Self> {
+    pub fn new(
+        weights: DVector<f64>,
+        means: DMatrix<f64>,
+        covariances: Covariances,
+        reg_covar: f64,
+    ) -> Result<Self> {
         let precisions = compute_precisions(&covariances, reg_covar)?;
         let p = MixtureParams {
             weights,
@@ -85,7 +90,9 @@ impl MixtureParams {
         let k = self.means.nrows();
         let d = self.means.ncols();
         if k == 0 || d == 0 {
-            return Err(GmmError::InvalidModel("the model has no components or no features".into()));
+            return Err(GmmError::InvalidModel(
+                "the model has no components or no features".into(),
+            ));
         }
         if self.weights.len() != k {
             return Err(GmmError::InvalidModel(format!(
@@ -95,7 +102,9 @@ impl MixtureParams {
         }
         for (j, &w) in self.weights.iter().enumerate() {
             if !(w.is_finite() && w >= 0.0) {
-                return Err(GmmError::InvalidModel(format!("weight {j} is {w}; weights must be finite and non-negative")));
+                return Err(GmmError::InvalidModel(format!(
+                    "weight {j} is {w}; weights must be finite and non-negative"
+                )));
             }
         }
         let sum = self.weights.sum();
@@ -122,17 +131,28 @@ impl MixtureParams {
             }
             Covariances::Tied(m) => {
                 if m.nrows() != d || m.ncols() != d {
-                    return shape_err(format!("tied covariance is {} × {}, not {d} × {d}", m.nrows(), m.ncols()));
+                    return shape_err(format!(
+                        "tied covariance is {} × {}, not {d} × {d}",
+                        m.nrows(),
+                        m.ncols()
+                    ));
                 }
             }
             Covariances::Diag(m) => {
                 if m.nrows() != k || m.ncols() != d {
-                    return shape_err(format!("diag covariances are {} × {}, not {k} × {d}", m.nrows(), m.ncols()));
+                    return shape_err(format!(
+                        "diag covariances are {} × {}, not {k} × {d}",
+                        m.nrows(),
+                        m.ncols()
+                    ));
                 }
             }
             Covariances::Spherical(v) => {
                 if v.len() != k {
-                    return shape_err(format!("{} spherical variances for {k} components", v.len()));
+                    return shape_err(format!(
+                        "{} spherical variances for {k} components",
+                        v.len()
+                    ));
                 }
             }
             Covariances::LowRank(lr) => lr.validate(k, d)?,

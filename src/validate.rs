@@ -13,7 +13,11 @@ pub fn check_finite(x: &DMatrix<f64>) -> Result<()> {
         for j in 0..x.ncols() {
             let v = x[(i, j)];
             if !v.is_finite() {
-                return Err(GmmError::NonFinite { row: i, column: j, value: v });
+                return Err(GmmError::NonFinite {
+                    row: i,
+                    column: j,
+                    value: v,
+                });
             }
         }
     }

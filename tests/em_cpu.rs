@@ -45,12 +45,16 @@ fn recovers_known_parameters_for_every_covariance_type() {
     let t = truth(3);
     let (x, _) = draw(&t, 6000, 11);
     for ct in CovarianceType::ALL {
-        let model = GaussianMixture::fit(&x, &FitConfig::new(3).covariance_type(ct).seed(1)).unwrap();
+        let model =
+            GaussianMixture::fit(&x, &FitConfig::new(3).covariance_type(ct).seed(1)).unwrap();
         assert!(model.fit.converged, "{ct} did not converge");
         let idx = match_components(&t.means, model.means());
         for c in 0..3 {
             let k = idx[c];
-            assert!((model.weights()[k] - t.weights[c]).abs() < 0.03, "{ct}: weight {c}");
+            assert!(
+                (model.weights()[k] - t.weights[c]).abs() < 0.03,
+                "{ct}: weight {c}"
+            );
             let mean_err = (model.means().row(k) - t.means.row(c)).amax();
             assert!(mean_err < 0.15, "{ct}: mean {c} off by {mean_err}");
             if ct == CovarianceType::Full {
@@ -60,7 +64,10 @@ fn recovers_known_parameters_for_every_covariance_type() {
             if ct == CovarianceType::Diag {
                 for j in 0..3 {
                     let v = full_cov(&model, k)[(j, j)];
-                    assert!((v - t.covs[c][(j, j)]).abs() < 0.25, "diag: variance {c},{j}");
+                    assert!(
+                        (v - t.covs[c][(j, j)]).abs() < 0.25,
+                        "diag: variance {c},{j}"
+                    );
                 }
             }
         }
@@ -83,7 +90,12 @@ fn lower_bound_never_decreases_without_regularisation() {
         let h = &model.fit.lower_bound_history;
         assert_eq!(h.len(), 40);
         for w in h.windows(2) {
-            assert!(w[1] >= w[0] - 1e-10 * w[0].abs(), "{ct}: lower bound fell from {} to {}", w[0], w[1]);
+            assert!(
+                w[1] >= w[0] - 1e-10 * w[0].abs(),
+                "{ct}: lower bound fell from {} to {}",
+                w[0],
+                w[1]
+            );
         }
         assert!(h[39] > h[0], "{ct}: EM made no progress");
     }
@@ -99,7 +111,10 @@ fn score_samples_matches_direct_evaluation() {
         let ours = model.score_samples(&probe).unwrap();
         let direct = direct_log_density(&model, &probe);
         for i in 0..probe.nrows() {
-            assert!((ours[i] - direct[i]).abs() < 1e-9 * direct[i].abs().max(1.0), "{ct} row {i}");
+            assert!(
+                (ours[i] - direct[i]).abs() < 1e-9 * direct[i].abs().max(1.0),
+                "{ct} row {i}"
+            );
         }
         let proba = model.predict_proba(&probe).unwrap();
         for row in proba.row_iter() {
@@ -129,7 +144,10 @@ fn sampling_reproduces_weights_means_and_covariances() {
             assert!((frac - model.weights()[k]).abs() < 0.01, "{ct}: weight {k}");
             let sub = DMatrix::from_fn(rows.len(), 3, |i, j| s[(rows[i], j)]);
             let mean: DVector<f64> = sub.row_mean().transpose();
-            assert!((mean.transpose() - model.means().row(k)).amax() < 0.06, "{ct}: mean {k}");
+            assert!(
+                (mean.transpose() - model.means().row(k)).amax() < 0.06,
+                "{ct}: mean {k}"
+            );
             let centred = DMatrix::from_fn(rows.len(), 3, |i, j| sub[(i, j)] - mean[j]);
             let cov = centred.transpose() * &centred / (rows.len() as f64 - 1.0);
             let err = (cov - full_cov(&model, k)).amax();

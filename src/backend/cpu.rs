@@ -23,7 +23,11 @@ const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
 /// Log-densities `log N(x_i | μ_k, Σ_k)` for the samples in `xt` (D × n, one sample per
 /// column), written to `out` (K × n).
-pub fn log_gaussian_prob(params: &MixtureParams, xt: DMatrixView<'_, f64>, out: &mut DMatrix<f64>) -> Result<()> {
+pub fn log_gaussian_prob(
+    params: &MixtureParams,
+    xt: DMatrixView<'_, f64>,
+    out: &mut DMatrix<f64>,
+) -> Result<()> {
     let k = params.n_components();
     let d = params.n_features();
     let n = xt.ncols();
@@ -48,7 +52,13 @@ pub fn log_gaussian_prob(params: &MixtureParams, xt: DMatrixView<'_, f64>, out: 
             }
             let mut y = DMatrix::<f64>::zeros(k * d, n);
             let xv = xt;
-            gemm(1.0, Strided::of(&stacked), Strided::view(&xv), 0.0, &mut y.as_view_mut());
+            gemm(
+                1.0,
+                Strided::of(&stacked),
+                Strided::view(&xv),
+                0.0,
+                &mut y.as_view_mut(),
+            );
             for i in 0..n {
                 let col = y.column(i);
                 let col = col.as_slice();
@@ -131,7 +141,10 @@ fn m_groups(n: usize, per_group_bytes: usize) -> Vec<std::ops::Range<usize>> {
     let by_memory = (256usize << 20) / per_group_bytes.max(1);
     let groups = by_size.min(M_GROUPS).min(by_memory.max(1)).min(n.max(1));
     let step = n.div_ceil(groups);
-    (0..groups).map(|g| (g * step).min(n)..((g + 1) * step).min(n)).filter(|r| !r.is_empty()).collect()
+    (0..groups)
+        .map(|g| (g * step).min(n)..((g + 1) * step).min(n))
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
 /// The f64 CPU backend.
@@ -168,7 +181,13 @@ impl CpuBackend {
                 let resp = self.resp.columns(r.start, r.len());
                 let nk = DVector::from_iterator(k, resp.row_iter().map(|row| row.sum()));
                 let mut sx = DMatrix::<f64>::zeros(d, k);
-                gemm(1.0, Strided::view(&x), Strided::view(&resp).t(), 0.0, &mut sx.as_view_mut());
+                gemm(
+                    1.0,
+                    Strided::view(&x),
+                    Strided::view(&resp).t(),
+                    0.0,
+                    &mut sx.as_view_mut(),
+                );
                 (nk, sx)
             })
             .collect();
@@ -212,7 +231,13 @@ impl CpuBackend {
                             }
                         }
                         let zv = z.columns(0, len);
-                        gemm(1.0, Strided::view(&zv), Strided::view(&zv).t(), 1.0, &mut acc_c.as_view_mut());
+                        gemm(
+                            1.0,
+                            Strided::view(&zv),
+                            Strided::view(&zv).t(),
+                            1.0,
+                            &mut acc_c.as_view_mut(),
+                        );
                     }
                     start += len;
                 }
@@ -358,10 +383,16 @@ impl Backend for CpuBackend {
             }
             CovarianceType::Spherical => {
                 let s = self.diag_scatter(&means);
-                Covariances::Spherical(DVector::from_fn(k, |c, _| s.row(c).sum() / (d as f64 * nk[c])))
+                Covariances::Spherical(DVector::from_fn(k, |c, _| {
+                    s.row(c).sum() / (d as f64 * nk[c])
+                }))
             }
         };
-        Ok(MStepStats { nk, means, covariances })
+        Ok(MStepStats {
+            nk,
+            means,
+            covariances,
+        })
     }
 
     fn responsibilities(&self) -> Result<DMatrix<f64>> {

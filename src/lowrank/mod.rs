@@ -27,7 +27,9 @@ impl LowRankCovariances {
 
     /// Factors the N × N systems.
     pub fn compute_precisions(&self) -> Result<Precisions> {
-        Err(GmmError::InvalidModel("low-rank covariances are not available yet".into()))
+        Err(GmmError::InvalidModel(
+            "low-rank covariances are not available yet".into(),
+        ))
     }
 
     /// Log-densities `log N(x | μ_k, Σ_k)` for a block of samples stored as columns (D × n),
@@ -39,14 +41,23 @@ impl LowRankCovariances {
         _xt: DMatrixView<'_, f64>,
         _out: &mut DMatrix<f64>,
     ) -> Result<()> {
-        Err(GmmError::InvalidModel("low-rank covariances are not available yet".into()))
+        Err(GmmError::InvalidModel(
+            "low-rank covariances are not available yet".into(),
+        ))
     }
 }
 
 impl LowRankCovariances {
     /// Maps standard-normal columns `z` (D × m) to centred draws of component `k`.
-    pub fn sample_centred(&self, _k: usize, _z: DMatrix<f64>, _rng: &mut impl rand::Rng) -> Result<DMatrix<f64>> {
-        Err(GmmError::InvalidModel("low-rank covariances are not available yet".into()))
+    pub fn sample_centred(
+        &self,
+        _k: usize,
+        _z: DMatrix<f64>,
+        _rng: &mut impl rand::Rng,
+    ) -> Result<DMatrix<f64>> {
+        Err(GmmError::InvalidModel(
+            "low-rank covariances are not available yet".into(),
+        ))
     }
 }
 
@@ -64,19 +75,28 @@ pub fn fit(
     _warm_start: Option<&crate::model::GaussianMixture>,
     _on_iteration: &mut dyn FnMut(&crate::em::IterationEvent),
 ) -> Result<crate::model::GaussianMixture> {
-    Err(GmmError::InvalidModel("low-rank covariances are not available yet".into()))
+    Err(GmmError::InvalidModel(
+        "low-rank covariances are not available yet".into(),
+    ))
 }
 
 impl LowRankCovariances {
     /// The arrays this representation stores in a model file (names and shapes documented in
     /// the README), beside `weights_` and `means_`.
     pub fn to_arrays(&self) -> Vec<(String, crate::array::NdArray)> {
-        vec![("reg_covar".into(), crate::array::NdArray::scalar(self.reg_covar))]
+        vec![(
+            "reg_covar".into(),
+            crate::array::NdArray::scalar(self.reg_covar),
+        )]
     }
 
     /// Rebuilds the representation from a model file's arrays.
-    pub fn from_arrays(arrays: &std::collections::BTreeMap<String, crate::array::NdArray>) -> Result<Self> {
+    pub fn from_arrays(
+        arrays: &std::collections::BTreeMap<String, crate::array::NdArray>,
+    ) -> Result<Self> {
         let _ = arrays;
-        Err(GmmError::InvalidModel("low-rank covariances are not available yet".into()))
+        Err(GmmError::InvalidModel(
+            "low-rank covariances are not available yet".into(),
+        ))
     }
 }

@@ -16,10 +16,14 @@ pub struct Truth {
 /// Three well-separated components in `d` dimensions with distinct, correlated covariances.
 pub fn truth(d: usize) -> Truth {
     let k = 3;
-    let means = DMatrix::from_fn(k, d, |c, j| (c as f64 - 1.0) * 8.0 + if j % 2 == 0 { 1.0 } else { -1.0 } * c as f64);
+    let means = DMatrix::from_fn(k, d, |c, j| {
+        (c as f64 - 1.0) * 8.0 + if j % 2 == 0 { 1.0 } else { -1.0 } * c as f64
+    });
     let covs = (0..k)
         .map(|c| {
-            let a = DMatrix::from_fn(d, d, |i, j| (((i * 3 + j * 5 + c * 7) % 11) as f64 - 5.0) * 0.08);
+            let a = DMatrix::from_fn(d, d, |i, j| {
+                (((i * 3 + j * 5 + c * 7) % 11) as f64 - 5.0) * 0.08
+            });
             &a * a.transpose() + DMatrix::identity(d, d) * (0.5 + 0.3 * c as f64)
         })
         .collect();
@@ -34,7 +38,11 @@ pub fn truth(d: usize) -> Truth {
 pub fn draw(t: &Truth, n: usize, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let d = t.means.ncols();
-    let chols: Vec<DMatrix<f64>> = t.covs.iter().map(|c| c.clone().cholesky().unwrap().l()).collect();
+    let chols: Vec<DMatrix<f64>> = t
+        .covs
+        .iter()
+        .map(|c| c.clone().cholesky().unwrap().l())
+        .collect();
     let mut x = DMatrix::zeros(n, d);
     let mut labels = Vec::with_capacity(n);
     for i in 0..n {

@@ -1,0 +1,98 @@
+//! Degenerate data that real users hit: the fit either succeeds with finite parameters or stops
+//! with a clear error — never NaN in a model.
+
+mod common;
+
+use common::{draw, truth};
+use gaussmix::{CovarianceType, FitConfig, GaussianMixture, GmmError, InitMethod};
+use nalgebra::DMatrix;
+
+fn assert_finite(model: &GaussianMixture, what: &str) {
+    let p = &model.params;
+    assert!(p.weights.iter().all(|v| v.is_finite()), "{what}: weights");
+    assert!(p.means.iter().all(|v| v.is_finite()), "{what}: means");
+    p.covariances
+        .check_finite()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(model.fit.lower_bound.is_finite(), "{what}: lower bound");
+}
+
+fn fit_all_types(x: &DMatrix<f64>, k: usize, what: &str) {
+    for ct in CovarianceType::ALL {
+        let model = GaussianMixture::fit(x, &FitConfig::new(k).covariance_type(ct).seed(3))
+            .unwrap_or_else(|e| panic!("{what} / {ct}: {e}"));
+        assert_finite(&model, &format!("{what} / {ct}"));
+        let s = model.score_samples(x).unwrap();
+        assert!(s.iter().all(|v| v.is_finite()), "{what} / {ct}: scores");
+    }
+}
+
+#[test]
+fn duplicated_points() {
+    let t = truth(3);
+    let (x, _) = draw(&t, 50, 1);
+    // every point five times
+    let x = DMatrix::from_fn(250, 3, |i, j| x[(i % 50, j)]);
+    fit_all_types(&x, 3, "duplicates");
+}
+
+#[test]
+fn constant_feature() {
+    let t = truth(3);
+    let (mut x, _) = draw(&t, 300, 2);
+    x.column_mut(1).fill(4.2);
+    fit_all_types(&x, 3, "constant feature");
+}
+
+#[test]
+fn all_points_identical() {
+    let x = DMatrix::from_element(20, 3, 1.5);
+    fit_all_types(&x, 2, "identical points");
+}
+
+#[test]
+fn scaled_by_1e6_and_1e_minus_6() {
+    let t = truth(3);
+    let (x, _) = draw(&t, 600, 4);
+    fit_all_types(&(&x * 1e6), 3, "scaled 1e6");
+    fit_all_types(&(&x * 1e-6), 3, "scaled 1e-6");
+}
+
+#[test]
+fn k_close_to_n() {
+    let t = truth(2);
+    let (x, _) = draw(&t, 12, 5);
+    fit_all_types(&x, 11, "K = N − 1");
+    fit_all_types(&x, 12, "K = N");
+}
+
+#[test]
+fn more_dimensions_than_samples() {
+    let x = DMatrix::from_fn(15, 40, |i, j| {
+        ((i * 31 + j * 17) % 23) as f64 * 0.1 + if i < 8 { 0.0 } else { 5.0 }
+    });
+    fit_all_types(&x, 2, "D > N");
+}
+
+#[test]
+fn collapsed_component_without_regularisation_is_a_clear_error() {
+    // Two identical points form their own cluster; with reg_covar = 0 its covariance is singular.
+    let mut x = DMatrix::from_fn(40, 2, |i, j| ((i * 7 + j * 3) % 13) as f64);
+    for i in 0..3 {
+        x[(i, 0)] = 100.0;
+        x[(i, 1)] = 100.0;
+    }
+    let cfg = FitConfig::new(2).reg_covar(0.0).init(InitMethod::Labels(
+        (0..40).map(|i| usize::from(i < 3)).collect(),
+    ));
+    let err = GaussianMixture::fit(&x, &cfg).unwrap_err();
+    assert!(
+        matches!(err, GmmError::NotPositiveDefinite { component: 1, .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("reg_covar") && msg.contains("component 1"),
+        "{msg}"
+    );
+}
