@@ -78,14 +78,19 @@ pub fn log_gaussian_prob(
             let prec_rows: Vec<f64> = p.transpose().as_slice().to_vec();
             for i in 0..n {
                 let x = xt.column(i);
+                let x = column_slice(&x);
                 for c in 0..k {
                     let mu = &means_rows[c * d..(c + 1) * d];
                     let pr = &prec_rows[c * d..(c + 1) * d];
-                    let mut maha = 0.0;
-                    for j in 0..d {
-                        let t = (x[j] - mu[j]) * pr[j];
-                        maha += t * t;
-                    }
+                    let maha: f64 = x
+                        .iter()
+                        .zip(mu)
+                        .zip(pr)
+                        .map(|((xv, m), p)| {
+                            let t = (xv - m) * p;
+                            t * t
+                        })
+                        .sum();
                     out[(c, i)] = const_term - 0.5 * maha + prec.log_det(c, d);
                 }
             }
@@ -94,13 +99,10 @@ pub fn log_gaussian_prob(
             let means_rows: Vec<f64> = params.means.transpose().as_slice().to_vec();
             for i in 0..n {
                 let x = xt.column(i);
+                let x = column_slice(&x);
                 for c in 0..k {
                     let mu = &means_rows[c * d..(c + 1) * d];
-                    let mut dist = 0.0;
-                    for j in 0..d {
-                        let t = x[j] - mu[j];
-                        dist += t * t;
-                    }
+                    let dist: f64 = x.iter().zip(mu).map(|(xv, m)| (xv - m) * (xv - m)).sum();
                     out[(c, i)] = const_term - 0.5 * dist * p[c] * p[c] + prec.log_det(c, d);
                 }
             }
@@ -108,6 +110,13 @@ pub fn log_gaussian_prob(
         Covariances::LowRank(lr) => lr.log_gaussian_prob(prec, &params.means, xt, out)?,
     }
     Ok(())
+}
+
+/// The contiguous values of one column of a view whose columns are contiguous.
+fn column_slice<'a>(col: &'a nalgebra::DVectorView<'_, f64>) -> &'a [f64] {
+    debug_assert_eq!(col.strides().0, 1);
+    // SAFETY: a column of a view with unit row stride is `len` contiguous values.
+    unsafe { std::slice::from_raw_parts(col.as_ptr(), col.len()) }
 }
 
 /// `log π_k + log N(x_i | μ_k, Σ_k)` for the samples in `xt` (D × n), as K × n.
@@ -211,6 +220,9 @@ impl CpuBackend {
         let d = self.xt.nrows();
         let n = self.xt.ncols();
         let groups = m_groups(n, k * d * d * 8);
+        let means_rows: Vec<f64> = means.transpose().as_slice().to_vec();
+        let xs = self.xt.as_slice();
+        let rs = self.resp.as_slice();
         let partials: Vec<Vec<DMatrix<f64>>> = groups
             .par_iter()
             .map(|r| {
@@ -220,14 +232,13 @@ impl CpuBackend {
                 while start < r.end {
                     let len = E_BLOCK.min(r.end - start);
                     for (c, acc_c) in acc.iter_mut().enumerate() {
-                        let mu = means.row(c);
-                        let mut zc = z.columns_mut(0, len);
+                        let mu = &means_rows[c * d..(c + 1) * d];
+                        let zs = z.as_mut_slice();
                         for i in 0..len {
-                            let w = self.resp[(c, start + i)].sqrt();
-                            let x = self.xt.column(start + i);
-                            let mut col = zc.column_mut(i);
-                            for j in 0..d {
-                                col[j] = (x[j] - mu[j]) * w;
+                            let w = rs[(start + i) * k + c].sqrt();
+                            let x = &xs[(start + i) * d..(start + i + 1) * d];
+                            for ((zv, xv), m) in zs[i * d..(i + 1) * d].iter_mut().zip(x).zip(mu) {
+                                *zv = (xv - m) * w;
                             }
                         }
                         let zv = z.columns(0, len);
@@ -269,15 +280,17 @@ impl CpuBackend {
             .par_iter()
             .map(|r| {
                 let mut acc = vec![0.0; k * d];
+                let xs = self.xt.as_slice();
+                let rs = self.resp.as_slice();
                 for i in r.clone() {
-                    let x = self.xt.column(i);
-                    for c in 0..k {
-                        let w = self.resp[(c, i)];
+                    let x = &xs[i * d..(i + 1) * d];
+                    let resp = &rs[i * k..(i + 1) * k];
+                    for (c, &w) in resp.iter().enumerate() {
                         let mu = &means_rows[c * d..(c + 1) * d];
                         let a = &mut acc[c * d..(c + 1) * d];
-                        for j in 0..d {
-                            let t = x[j] - mu[j];
-                            a[j] += w * t * t;
+                        for ((av, xv), m) in a.iter_mut().zip(x).zip(mu) {
+                            let t = xv - m;
+                            *av += w * t * t;
                         }
                     }
                 }
