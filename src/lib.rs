@@ -33,6 +33,7 @@ pub mod init;
 pub mod io;
 pub mod linalg;
 pub mod lowrank;
+pub mod missing;
 pub mod model;
 pub mod output;
 pub mod params;

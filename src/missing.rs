@@ -1,0 +1,1 @@
+//! EM with missing values (NaN entries): placeholder, see issue 6.
