@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod bench;
+pub mod common;
 pub mod demo;
 pub mod devices;
 pub mod faces;

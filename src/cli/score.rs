@@ -1,10 +1,41 @@
-//! `gaussmix score` (placeholder).
+//! `gaussmix score`: mean log-likelihood of data under a model.
+
+use std::path::PathBuf;
+
+use nalgebra::DMatrix;
+
+use crate::cli::common::{load_model, read_data_for};
 
 /// Arguments of `gaussmix score`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Model file (.npz).
+    pub model: PathBuf,
+    /// Data (.npy, .csv or an image directory) with the model's features.
+    pub data: PathBuf,
+    /// Also write the log-density of every sample here (.npy or .csv).
+    #[arg(long)]
+    pub per_sample: Option<PathBuf>,
+}
 
 /// Runs `gaussmix score`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("gaussmix score is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let model = load_model(&args.model)?;
+    let x = read_data_for(&args.data, &model)?;
+    let log_density = model.score_samples(&x)?;
+    if let Some(out) = &args.per_sample {
+        let column = DMatrix::from_column_slice(log_density.len(), 1, log_density.as_slice());
+        crate::io::write_matrix(out, &column)?;
+    }
+    let n = x.nrows() as f64;
+    let mean = log_density.mean();
+    println!("mean log-likelihood {mean:.9} over {} samples", x.nrows());
+    let params = model.n_parameters() as f64;
+    println!(
+        "BIC {:.6}  AIC {:.6}  ({} free parameters)",
+        -2.0 * mean * n + params * n.ln(),
+        -2.0 * mean * n + 2.0 * params,
+        model.n_parameters()
+    );
+    Ok(())
 }

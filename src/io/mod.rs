@@ -1,0 +1,177 @@
+//! Data and model files.
+//!
+//! - Data in ([`read_matrix`]): `.npy` (f32 or f64, 1-D or 2-D, C or Fortran order, either
+//!   byte order), `.csv`/`.tsv`/`.txt` (delimiter detected, optional header, `#` comments), or a
+//!   directory of same-sized images (grayscale; one flattened row per image in sorted file
+//!   order, values in [0, 1]).
+//! - Data out ([`write_matrix`], [`write_labels`]): `.npy` or `.csv` by extension, atomically.
+//! - Models ([`save_model`], [`load_model`]): `.npz` with scikit-learn's attribute names.
+//!
+//! Every error names the file and, where there is one, the row and column, and says what to do.
+
+mod delimited;
+mod images;
+mod model_file;
+mod npy;
+
+use std::path::Path;
+
+use nalgebra::DMatrix;
+
+use crate::error::{GmmError, Result};
+use crate::output::write_atomic;
+
+pub use model_file::{load_model, save_model};
+
+/// Whether non-finite values are accepted when reading data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Any NaN or ±inf is an error naming its file, row and column.
+    Reject,
+    /// NaN entries (empty CSV fields, `nan`, `NA`) are kept as NaN (for imputation and
+    /// EM with missing values); ±inf is still an error.
+    AllowNan,
+}
+
+/// The lower-cased extension of `path`, or `""`.
+fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// Reads a data matrix (N × D, one sample per row) from `.npy`, `.csv`/`.tsv`/`.txt`, or a
+/// directory of grayscale images. An empty result is an error.
+pub fn read_matrix(path: &Path, missing: Missing) -> Result<DMatrix<f64>> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        GmmError::file(
+            path,
+            match e.kind() {
+                std::io::ErrorKind::NotFound => "file not found; check the path".to_string(),
+                _ => format!("cannot read: {e}"),
+            },
+        )
+    })?;
+    let x = if meta.is_dir() {
+        images::read_image_dir(path)?
+    } else {
+        match extension(path).as_str() {
+            "npy" => npy::read_npy_matrix(path)?,
+            "csv" | "tsv" | "txt" | "dat" => delimited::read_delimited(path)?,
+            "npz" => {
+                return Err(GmmError::file(
+                    path,
+                    "this is an .npz archive (a model?); data must be one .npy array, a CSV file or an image directory",
+                ))
+            }
+            other => {
+                return Err(GmmError::file(
+                    path,
+                    format!(
+                        "unknown data format '.{other}'; give a .npy, .csv, .tsv or .txt file or a directory of images"
+                    ),
+                ))
+            }
+        }
+    };
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(GmmError::file(
+            path,
+            format!(
+                "no data ({} rows × {} columns); the file must hold at least one sample",
+                x.nrows(),
+                x.ncols()
+            ),
+        ));
+    }
+    check_values(path, &x, missing)?;
+    Ok(x)
+}
+
+/// Rejects ±inf always and NaN unless `missing` allows it, naming row and column (0-based, as
+/// NumPy indexes them).
+fn check_values(path: &Path, x: &DMatrix<f64>, missing: Missing) -> Result<()> {
+    let bad = |v: f64| v.is_infinite() || (v.is_nan() && missing == Missing::Reject);
+    if !x.iter().any(|&v| bad(v)) {
+        return Ok(());
+    }
+    for i in 0..x.nrows() {
+        for j in 0..x.ncols() {
+            let v = x[(i, j)];
+            if bad(v) {
+                let remedy = if v.is_nan() {
+                    "remove the row, or fill it with `gaussmix impute` first"
+                } else {
+                    "remove or replace it (infinite values cannot be modelled)"
+                };
+                return Err(GmmError::file(
+                    path,
+                    format!("non-finite value {v} at row {i}, column {j} (0-based): {remedy}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes a matrix as `.npy` (f64, C order) or `.csv` by extension, atomically.
+pub fn write_matrix(path: &Path, m: &DMatrix<f64>) -> Result<()> {
+    match extension(path).as_str() {
+        "npy" => write_atomic(path, |w| {
+            npy::write_f64(w, &[m.nrows(), m.ncols()], m.transpose().as_slice())
+        }),
+        "csv" => write_atomic(path, |w| delimited::write_csv(w, m)),
+        other => Err(unknown_output(path, other)),
+    }
+}
+
+/// Writes integer labels as a 1-D `.npy` (int64) or a one-column `.csv`, atomically.
+pub fn write_labels(path: &Path, labels: &[usize]) -> Result<()> {
+    match extension(path).as_str() {
+        "npy" => write_atomic(path, |w| npy::write_i64(w, labels)),
+        "csv" => write_atomic(path, |w| {
+            for l in labels {
+                writeln!(w, "{l}")?;
+            }
+            Ok(())
+        }),
+        other => Err(unknown_output(path, other)),
+    }
+}
+
+/// Reads integer labels (one per sample) from `.npy` (integer or integral float) or a
+/// one-column text file.
+pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
+    let m = if extension(path) == "npy" {
+        npy::read_npy_labels(path)?
+    } else {
+        read_matrix(path, Missing::Reject)?
+    };
+    if m.ncols() != 1 {
+        return Err(GmmError::file(
+            path,
+            format!("labels must be one column, found {} columns", m.ncols()),
+        ));
+    }
+    m.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if v >= 0.0 && v.fract() == 0.0 && v < 1e15 {
+                Ok(v as usize)
+            } else {
+                Err(GmmError::file(
+                    path,
+                    format!("label {v} at row {i} is not a non-negative integer"),
+                ))
+            }
+        })
+        .collect()
+}
+
+fn unknown_output(path: &Path, ext: &str) -> GmmError {
+    GmmError::file(
+        path,
+        format!("cannot write '.{ext}' files; name the output .npy or .csv"),
+    )
+}

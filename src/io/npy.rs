@@ -1,0 +1,278 @@
+//! `.npy` arrays: numeric arrays read into f64 (any byte order, C or Fortran order), unicode
+//! strings for model metadata, and f64/i64/bool/unicode arrays written in C order.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use nalgebra::DMatrix;
+use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
+
+use crate::array::NdArray;
+use crate::error::{GmmError, Result};
+
+/// What a `.npy` array holds, once decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NpyValue {
+    /// Floating-point values (f16 excluded), as f64.
+    Float(NdArray),
+    /// Integer or boolean values, as f64 (exact below 2⁵³).
+    Integer(NdArray),
+    /// A unicode or byte string (0-d or 1-element array).
+    Text(String),
+}
+
+/// Decodes one `.npy` stream; errors are plain sentences without the file name.
+pub fn decode<R: Read>(reader: R) -> std::result::Result<NpyValue, String> {
+    let npy = NpyFile::new(reader).map_err(|e| format!("not a valid .npy array ({e})"))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
+    let order = npy.order();
+    let type_str = match npy.dtype() {
+        DType::Plain(t) => t,
+        _ => {
+            return Err(
+                "structured (record) arrays are not supported; save a plain numeric array".into(),
+            )
+        }
+    };
+    let size = type_str.size_field();
+    let truncated = |e: std::io::Error| {
+        format!("the payload is truncated or damaged ({e}); write the file again")
+    };
+    let numeric = |data: Vec<f64>| reorder(shape.clone(), order, data);
+    Ok(match (type_str.type_char(), size) {
+        (TypeChar::Float, 4) => NpyValue::Float(numeric(
+            npy.into_vec::<f32>().map_err(truncated)?.into_iter().map(f64::from).collect(),
+        )),
+        (TypeChar::Float, 8) => NpyValue::Float(numeric(npy.into_vec::<f64>().map_err(truncated)?)),
+        (TypeChar::Bool, _) => NpyValue::Integer(numeric(
+            npy.into_vec::<bool>().map_err(truncated)?.into_iter().map(|b| b as u8 as f64).collect(),
+        )),
+        (TypeChar::Int, s) | (TypeChar::Uint, s) => {
+            let signed = type_str.type_char() == TypeChar::Int;
+            let v: Vec<f64> = match (signed, s) {
+                (true, 1) => npy.into_vec::<i8>().map_err(truncated)?.into_iter().map(f64::from).collect(),
+                (true, 2) => npy.into_vec::<i16>().map_err(truncated)?.into_iter().map(f64::from).collect(),
+                (true, 4) => npy.into_vec::<i32>().map_err(truncated)?.into_iter().map(f64::from).collect(),
+                (true, 8) => npy.into_vec::<i64>().map_err(truncated)?.into_iter().map(|x| x as f64).collect(),
+                (false, 1) => npy.into_vec::<u8>().map_err(truncated)?.into_iter().map(f64::from).collect(),
+                (false, 2) => npy.into_vec::<u16>().map_err(truncated)?.into_iter().map(f64::from).collect(),
+                (false, 4) => npy.into_vec::<u32>().map_err(truncated)?.into_iter().map(f64::from).collect(),
+                (false, 8) => npy.into_vec::<u64>().map_err(truncated)?.into_iter().map(|x| x as f64).collect(),
+                _ => return Err(format!("unsupported integer type '{type_str}'")),
+            };
+            NpyValue::Integer(numeric(v))
+        }
+        (TypeChar::UnicodeStr, _) => {
+            let v = npy.into_vec::<Vec<char>>().map_err(truncated)?;
+            if v.len() != 1 {
+                return Err(format!("expected one string, found {}", v.len()));
+            }
+            NpyValue::Text(v[0].iter().collect())
+        }
+        (TypeChar::ByteStr, _) => {
+            let v = npy.into_vec::<Vec<u8>>().map_err(truncated)?;
+            if v.len() != 1 {
+                return Err(format!("expected one string, found {}", v.len()));
+            }
+            NpyValue::Text(String::from_utf8_lossy(&v[0]).into_owned())
+        }
+        (TypeChar::Complex, _) => {
+            return Err(format!("complex values ('{type_str}') cannot be modelled; save the real part (x.real) or both parts as columns"))
+        }
+        (TypeChar::Float, _) => {
+            return Err(format!("floating-point type '{type_str}' is not supported; convert to float32 or float64 (x.astype(np.float64))"))
+        }
+        _ => return Err(format!("unsupported element type '{type_str}'; save float32 or float64 values")),
+    })
+}
+
+/// Puts Fortran-ordered data into C (row-major) order.
+fn reorder(shape: Vec<usize>, order: Order, data: Vec<f64>) -> NdArray {
+    if order == Order::C || shape.len() < 2 {
+        return NdArray::new(shape, data);
+    }
+    let n = data.len();
+    // Fortran strides: first axis fastest.
+    let mut f_strides = vec![1usize; shape.len()];
+    for a in 1..shape.len() {
+        f_strides[a] = f_strides[a - 1] * shape[a - 1];
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..n {
+        out.push(
+            data[idx
+                .iter()
+                .zip(&f_strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>()],
+        );
+        for a in (0..shape.len()).rev() {
+            idx[a] += 1;
+            if idx[a] < shape[a] {
+                break;
+            }
+            idx[a] = 0;
+        }
+    }
+    NdArray::new(shape, out)
+}
+
+fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
+    std::fs::File::open(path)
+        .map(std::io::BufReader::new)
+        .map_err(|e| GmmError::file(path, format!("cannot open: {e}")))
+}
+
+/// Reads a data matrix: a 2-D (or 1-D, read as one column) float32/float64 array.
+pub fn read_npy_matrix(path: &Path) -> Result<DMatrix<f64>> {
+    let value = decode(open(path)?).map_err(|m| GmmError::file(path, m))?;
+    let a = match value {
+        NpyValue::Float(a) => a,
+        NpyValue::Integer(_) => {
+            return Err(GmmError::file(
+                path,
+                "integer or boolean array: data must be floating point; convert it (x.astype(np.float64)) and save again",
+            ))
+        }
+        NpyValue::Text(_) => return Err(GmmError::file(path, "a string array, not numeric data")),
+    };
+    to_data_matrix(path, a)
+}
+
+/// Reads labels: any numeric 1-D or one-column array.
+pub fn read_npy_labels(path: &Path) -> Result<DMatrix<f64>> {
+    match decode(open(path)?).map_err(|m| GmmError::file(path, m))? {
+        NpyValue::Float(a) | NpyValue::Integer(a) => to_data_matrix(path, a),
+        NpyValue::Text(_) => Err(GmmError::file(path, "a string array, not labels")),
+    }
+}
+
+fn to_data_matrix(path: &Path, a: NdArray) -> Result<DMatrix<f64>> {
+    match a.shape.as_slice() {
+        [n] => Ok(DMatrix::from_column_slice(*n, 1, &a.data)),
+        [_, _] => Ok(a.to_matrix().expect("2-D")),
+        s => Err(GmmError::file(
+            path,
+            format!(
+                "a {}-D array of shape {s:?}: data must be 2-D (samples × features); reshape it, e.g. x.reshape(len(x), -1)",
+                s.len()
+            ),
+        )),
+    }
+}
+
+fn shape_u64(shape: &[usize]) -> Vec<u64> {
+    shape.iter().map(|&s| s as u64).collect()
+}
+
+/// Writes f64 values of the given shape (C order).
+pub fn write_f64(w: &mut dyn Write, shape: &[usize], data: &[f64]) -> std::io::Result<()> {
+    let mut npy = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&shape_u64(shape))
+        .writer(w)
+        .begin_nd()?;
+    npy.extend(data.iter().copied())?;
+    npy.finish()
+}
+
+/// Writes a 1-D int64 array.
+pub fn write_i64(w: &mut dyn Write, values: &[usize]) -> std::io::Result<()> {
+    write_i64_shaped(w, &[values.len()], values)
+}
+
+/// Writes int64 values of the given shape (an empty shape is a 0-d scalar).
+pub fn write_i64_shaped(
+    w: &mut dyn Write,
+    shape: &[usize],
+    values: &[usize],
+) -> std::io::Result<()> {
+    let mut npy = npyz::WriteOptions::<i64>::new()
+        .default_dtype()
+        .shape(&shape_u64(shape))
+        .writer(w)
+        .begin_nd()?;
+    npy.extend(values.iter().map(|&v| v as i64))?;
+    npy.finish()
+}
+
+/// Writes a 0-d boolean.
+pub fn write_bool(w: &mut dyn Write, value: bool) -> std::io::Result<()> {
+    let mut npy = npyz::WriteOptions::<bool>::new()
+        .default_dtype()
+        .shape(&[])
+        .writer(w)
+        .begin_nd()?;
+    npy.push(&value)?;
+    npy.finish()
+}
+
+/// Writes a 0-d unicode string (NumPy `<U…`).
+pub fn write_text(w: &mut dyn Write, text: &str) -> std::io::Result<()> {
+    let n = text.chars().count().max(1);
+    let dtype = DType::Plain(format!("<U{n}").parse().expect("valid type string"));
+    let mut npy = npyz::WriteOptions::<str>::new()
+        .dtype(dtype)
+        .shape(&[])
+        .writer(w)
+        .begin_nd()?;
+    npy.push(text)?;
+    npy.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fortran_order_is_transposed_to_c() {
+        // shape (2, 3), Fortran data: columns first.
+        let a = reorder(vec![2, 3], Order::Fortran, vec![1., 4., 2., 5., 3., 6.]);
+        assert_eq!(a.data, vec![1., 2., 3., 4., 5., 6.]);
+        let b = reorder(
+            vec![2, 2, 2],
+            Order::Fortran,
+            (0..8).map(f64::from).collect(),
+        );
+        // C index (i,j,k) ↔ F offset i + 2j + 4k
+        assert_eq!(b.data, vec![0., 4., 2., 6., 1., 5., 3., 7.]);
+    }
+
+    #[test]
+    fn round_trips_text_and_numbers() {
+        let mut buf = Vec::new();
+        write_text(&mut buf, "spherical").unwrap();
+        assert_eq!(
+            decode(&buf[..]).unwrap(),
+            NpyValue::Text("spherical".into())
+        );
+        let mut buf = Vec::new();
+        write_f64(&mut buf, &[2, 2], &[1.0, -2.5, 3.0, 1e300]).unwrap();
+        assert_eq!(
+            decode(&buf[..]).unwrap(),
+            NpyValue::Float(NdArray::new(vec![2, 2], vec![1.0, -2.5, 3.0, 1e300]))
+        );
+        let mut buf = Vec::new();
+        write_i64_shaped(&mut buf, &[], &[7]).unwrap();
+        assert_eq!(
+            decode(&buf[..]).unwrap(),
+            NpyValue::Integer(NdArray::new(vec![], vec![7.0]))
+        );
+        let mut buf = Vec::new();
+        write_bool(&mut buf, true).unwrap();
+        assert_eq!(
+            decode(&buf[..]).unwrap(),
+            NpyValue::Integer(NdArray::new(vec![], vec![1.0]))
+        );
+    }
+
+    #[test]
+    fn truncated_payload_is_an_error() {
+        let mut buf = Vec::new();
+        write_f64(&mut buf, &[4, 4], &[0.5; 16]).unwrap();
+        buf.truncate(buf.len() - 20);
+        let err = decode(&buf[..]).unwrap_err();
+        assert!(err.contains("truncated"), "{err}");
+    }
+}
