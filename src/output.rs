@@ -6,16 +6,18 @@ use std::path::Path;
 
 use crate::error::{GmmError, Result};
 
-/// Writes `path` atomically: `write` fills a buffered writer on a temporary file in the same
-/// directory, which is then flushed, synced and renamed over `path`.
-pub fn write_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<()> {
-    let dir = match path.parent() {
+/// The directory a file named `path` goes into.
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    };
+    }
+}
+
+/// Checks, before any work is done, that `path` can be created: its directory exists and is
+/// not a file. (The write itself can still fail later; it then leaves nothing behind.)
+pub fn check_output_path(path: &Path) -> Result<()> {
+    let dir = parent_dir(path);
     if !dir.is_dir() {
         return Err(GmmError::file(
             path,
@@ -25,6 +27,20 @@ pub fn write_atomic(
             ),
         ));
     }
+    if path.is_dir() {
+        return Err(GmmError::file(path, "is a directory; give a file name"));
+    }
+    Ok(())
+}
+
+/// Writes `path` atomically: `write` fills a buffered writer on a temporary file in the same
+/// directory, which is then flushed, synced and renamed over `path`.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = parent_dir(path);
+    check_output_path(path)?;
     let fail = |e: std::io::Error| GmmError::file(path, format!("cannot write: {e}"));
     let tmp = tempfile::Builder::new()
         .prefix(".gaussmix-")

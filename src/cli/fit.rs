@@ -69,7 +69,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.output.display()
         );
     }
+    crate::output::check_output_path(&args.output)?;
     let x = read_data(&args.data)?;
+    crate::validate::check_fit_data(&x)?;
     let init = if let Some(p) = &args.means_init {
         InitMethod::Means(read_data(p)?)
     } else if let Some(p) = &args.labels_init {

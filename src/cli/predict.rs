@@ -21,6 +21,7 @@ pub struct Args {
 
 /// Runs `gaussmix predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    crate::output::check_output_path(&args.output)?;
     let model = load_model(&args.model)?;
     let x = read_data_for(&args.data, &model)?;
     if args.proba {

@@ -39,6 +39,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.n == 0 {
         anyhow::bail!("-n must be at least 1");
     }
+    for p in args.output.iter().chain(&args.labels) {
+        crate::output::check_output_path(p)?;
+    }
     let shape = args
         .shape
         .as_deref()

@@ -20,6 +20,9 @@ pub struct Args {
 
 /// Runs `gaussmix score`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(p) = &args.per_sample {
+        crate::output::check_output_path(p)?;
+    }
     let model = load_model(&args.model)?;
     let x = read_data_for(&args.data, &model)?;
     let log_density = model.score_samples(&x)?;

@@ -1,0 +1,561 @@
+//! The `gaussmix` binary end to end: a fit → score → predict → sample → info round trip, and
+//! the bad inputs of every command, each of which must end with a non-zero exit, one clear
+//! `error:` line on stderr, no panic, and no output file.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use nalgebra::DMatrix;
+
+fn gaussmix(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gaussmix"))
+        .args(args)
+        .env("CI", "") // the CPU path needs no adapter
+        .output()
+        .expect("run gaussmix")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn write_csv(path: &Path, x: &DMatrix<f64>) {
+    let mut t = String::new();
+    for r in x.row_iter() {
+        let v: Vec<String> = r.iter().map(|v| v.to_string()).collect();
+        t.push_str(&v.join(","));
+        t.push('\n');
+    }
+    std::fs::write(path, t).unwrap();
+}
+
+/// A `.npy` file written by hand: `descr` such as `<f8`, the shape, and the raw payload.
+fn raw_npy(path: &Path, descr: &str, shape: &[usize], payload: &[u8]) {
+    let shape_txt = match shape {
+        [n] => format!("({n},)"),
+        s => format!(
+            "({})",
+            s.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(payload);
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn f64_bytes(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn data() -> DMatrix<f64> {
+    common::draw(&common::truth(3), 600, 7).0
+}
+
+/// Asserts a clean failure: non-zero exit, one `error:` line naming `needle`, no panic, fast.
+#[track_caller]
+fn assert_clean_failure(args: &[&str], needle: &str) {
+    let started = Instant::now();
+    let out = gaussmix(args);
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{args:?} succeeded; stderr: {stderr}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: expected one line, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{args:?}: {stderr}");
+    assert!(
+        stderr.to_lowercase().contains(&needle.to_lowercase()),
+        "{args:?}: expected '{needle}' in: {stderr}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "{args:?} took {elapsed:?}"
+    );
+}
+
+struct Dir(tempfile::TempDir);
+impl Dir {
+    fn new() -> Self {
+        Dir(tempfile::tempdir().unwrap())
+    }
+    fn p(&self, name: &str) -> PathBuf {
+        self.0.path().join(name)
+    }
+    fn files(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.0.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+#[test]
+fn fit_score_predict_sample_info_round_trip() {
+    let d = Dir::new();
+    let x = data();
+    write_csv(&d.p("x.csv"), &x);
+    let model = d.p("m.npz");
+    for cov in ["full", "diag", "spherical", "tied"] {
+        let out = gaussmix(&[
+            "fit",
+            s(&d.p("x.csv")),
+            "-k",
+            "3",
+            "--covariance",
+            cov,
+            "--device",
+            "cpu",
+            "--seed",
+            "3",
+            "-o",
+            s(&model),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("converged"), "{stdout}");
+        // The CLI's score equals the library's score of the saved model.
+        let m = gaussmix::io::load_model(&model).unwrap();
+        assert_eq!(m.covariance_type().as_str(), cov);
+        let expected = m.score(&x).unwrap();
+        let out = gaussmix(&[
+            "score",
+            s(&model),
+            s(&d.p("x.csv")),
+            "--per-sample",
+            s(&d.p("ll.npy")),
+        ]);
+        assert!(out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let printed: f64 = stdout.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert!((printed - expected).abs() < 1e-8, "{printed} vs {expected}");
+        let ll = gaussmix::io::read_matrix(&d.p("ll.npy"), gaussmix::io::Missing::Reject).unwrap();
+        assert_eq!(ll.nrows(), x.nrows());
+        assert!((ll.mean() - expected).abs() < 1e-12);
+    }
+    let out = gaussmix(&[
+        "predict",
+        s(&model),
+        s(&d.p("x.csv")),
+        "-o",
+        s(&d.p("labels.csv")),
+    ]);
+    assert!(out.status.success());
+    let labels = gaussmix::io::read_labels(&d.p("labels.csv")).unwrap();
+    assert_eq!(labels.len(), x.nrows());
+    let out = gaussmix(&[
+        "predict",
+        s(&model),
+        s(&d.p("x.csv")),
+        "--proba",
+        "-o",
+        s(&d.p("p.npy")),
+    ]);
+    assert!(out.status.success());
+    let p = gaussmix::io::read_matrix(&d.p("p.npy"), gaussmix::io::Missing::Reject).unwrap();
+    assert_eq!(p.shape(), (x.nrows(), 3));
+    for r in p.row_iter() {
+        assert!((r.sum() - 1.0).abs() < 1e-12);
+    }
+    let out = gaussmix(&[
+        "sample",
+        s(&model),
+        "-n",
+        "50",
+        "--seed",
+        "1",
+        "-o",
+        s(&d.p("s.npy")),
+        "--labels",
+        s(&d.p("sl.npy")),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let smp = gaussmix::io::read_matrix(&d.p("s.npy"), gaussmix::io::Missing::Reject).unwrap();
+    assert_eq!(smp.shape(), (50, 3));
+    let out = gaussmix(&["info", s(&model)]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tied"));
+    // No temporary files are left behind.
+    assert!(
+        d.files().iter().all(|f| !f.starts_with(".gaussmix-")),
+        "{:?}",
+        d.files()
+    );
+}
+
+#[test]
+fn warm_start_and_user_initialisation() {
+    let d = Dir::new();
+    let x = data();
+    write_csv(&d.p("x.csv"), &x);
+    let (_, labels) = common::draw(&common::truth(3), 600, 7);
+    std::fs::write(
+        d.p("l.csv"),
+        labels.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let t = common::truth(3);
+    write_csv(&d.p("mu.csv"), &t.means);
+    for init in [["--labels-init", "l.csv"], ["--means-init", "mu.csv"]] {
+        let out = gaussmix(&[
+            "fit",
+            s(&d.p("x.csv")),
+            "-k",
+            "3",
+            init[0],
+            s(&d.p(init[1])),
+            "--device",
+            "cpu",
+            "-o",
+            s(&d.p("m.npz")),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let first = gaussmix::io::load_model(&d.p("m.npz")).unwrap();
+    let out = gaussmix(&[
+        "fit",
+        s(&d.p("x.csv")),
+        "-k",
+        "3",
+        "--warm-start",
+        s(&d.p("m.npz")),
+        "--device",
+        "cpu",
+        "-o",
+        s(&d.p("m2.npz")),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = gaussmix::io::load_model(&d.p("m2.npz")).unwrap();
+    // Continuing from a converged fit stays (within tol) at its lower bound.
+    assert!(second.fit.lower_bound >= first.fit.lower_bound - 1e-3);
+    assert!(second.fit.n_iter <= 2, "{}", second.fit.n_iter);
+}
+
+#[test]
+fn bad_data_files_fail_cleanly() {
+    let d = Dir::new();
+    let model_out = d.p("out.npz");
+    let fit = |data: &Path, needle: &str| {
+        assert_clean_failure(
+            &[
+                "fit",
+                s(data),
+                "-k",
+                "2",
+                "--device",
+                "cpu",
+                "-o",
+                s(&model_out),
+            ],
+            needle,
+        )
+    };
+    fit(&d.p("missing.csv"), "not found");
+    std::fs::write(d.p("x.parquet"), b"PAR1").unwrap();
+    fit(&d.p("x.parquet"), "unknown data format");
+    std::fs::write(d.p("empty.csv"), b"").unwrap();
+    fit(&d.p("empty.csv"), "no data");
+    std::fs::write(d.p("header.csv"), b"a,b,c\n").unwrap();
+    fit(&d.p("header.csv"), "no data");
+    std::fs::write(d.p("one.csv"), b"1,2\n").unwrap();
+    fit(&d.p("one.csv"), "one sample");
+    std::fs::write(d.p("nan.csv"), b"1,2\n3,nan\n5,6\n").unwrap();
+    fit(&d.p("nan.csv"), "row 1, column 1");
+    std::fs::write(d.p("inf.csv"), b"1,2\n3,4\n5,-inf\n").unwrap();
+    fit(&d.p("inf.csv"), "row 2, column 1");
+    std::fs::write(d.p("ragged.csv"), b"1,2\n3,4,5\n").unwrap();
+    fit(&d.p("ragged.csv"), "line 2 has 3 fields");
+    std::fs::write(d.p("text.csv"), b"1,2\n3,four\n").unwrap();
+    fit(&d.p("text.csv"), "line 2, column 2");
+    std::fs::write(d.p("binary.csv"), [0xff, 0xfe, 0x00, 0x41]).unwrap();
+    fit(&d.p("binary.csv"), "not a text file");
+    raw_npy(&d.p("int.npy"), "<i8", &[2, 2], &[0u8; 32]);
+    fit(&d.p("int.npy"), "integer");
+    raw_npy(&d.p("cube.npy"), "<f8", &[2, 2, 2], &f64_bytes(&[0.0; 8]));
+    fit(&d.p("cube.npy"), "3-D");
+    raw_npy(&d.p("complex.npy"), "<c16", &[2, 1], &[0u8; 32]);
+    fit(&d.p("complex.npy"), "complex");
+    raw_npy(&d.p("short.npy"), "<f8", &[4, 4], &f64_bytes(&[1.0; 10]));
+    fit(&d.p("short.npy"), "truncated");
+    std::fs::write(d.p("garbage.npy"), b"this is not numpy").unwrap();
+    fit(&d.p("garbage.npy"), "not a valid .npy");
+    raw_npy(
+        &d.p("nan.npy"),
+        "<f8",
+        &[2, 2],
+        &f64_bytes(&[1.0, 2.0, f64::NAN, 4.0]),
+    );
+    fit(&d.p("nan.npy"), "row 1, column 0");
+    std::fs::create_dir(d.p("imgs")).unwrap();
+    fit(&d.p("imgs"), "no image files");
+    std::fs::write(d.p("imgs/a.png"), b"not a png").unwrap();
+    fit(&d.p("imgs"), "cannot read as an image");
+    assert!(!model_out.exists());
+}
+
+#[test]
+fn big_endian_and_fortran_npy_read_correctly() {
+    let d = Dir::new();
+    // shape (3, 2) in Fortran order, big-endian: columns (1,2,3) and (4,5,6).
+    let mut header = "{'descr': '>f8', 'fortran_order': True, 'shape': (3, 2), }".to_string();
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0] {
+        bytes.extend_from_slice(&v.to_be_bytes());
+    }
+    std::fs::write(d.p("x.npy"), bytes).unwrap();
+    let x = gaussmix::io::read_matrix(&d.p("x.npy"), gaussmix::io::Missing::Reject).unwrap();
+    assert_eq!(x, DMatrix::from_row_slice(3, 2, &[1., 4., 2., 5., 3., 6.]));
+    raw_npy(&d.p("f4.npy"), "<f4", &[2], &[0, 0, 128, 63, 0, 0, 0, 64]);
+    let x = gaussmix::io::read_matrix(&d.p("f4.npy"), gaussmix::io::Missing::Reject).unwrap();
+    assert_eq!(x, DMatrix::from_row_slice(2, 1, &[1.0, 2.0]));
+}
+
+#[test]
+fn bad_arguments_fail_cleanly() {
+    let d = Dir::new();
+    write_csv(&d.p("x.csv"), &data());
+    let x = s(&d.p("x.csv")).to_string();
+    let out = s(&d.p("m.npz")).to_string();
+    let fit = |extra: &[&str], needle: &str| {
+        let mut a = vec!["fit", x.as_str(), "--device", "cpu", "-o", out.as_str()];
+        a.extend_from_slice(extra);
+        assert_clean_failure(&a, needle);
+    };
+    fit(&["-k", "0"], "at least 1 component");
+    fit(&["-k", "601"], "only 600 samples");
+    fit(&["-k", "2", "--reg-covar", "-1"], "reg_covar");
+    fit(&["-k", "2", "--tol", "-0.1"], "tol");
+    fit(&["-k", "2", "--tol", "NaN"], "tol");
+    fit(&["-k", "2", "--n-init", "0"], "n_init");
+    std::fs::write(d.p("l.csv"), "0\n1\n").unwrap();
+    fit(
+        &["-k", "2", "--labels-init", s(&d.p("l.csv"))],
+        "one label per sample",
+    );
+    assert_clean_failure(
+        &[
+            "fit",
+            &x,
+            "-k",
+            "2",
+            "--device",
+            "cpu",
+            "-o",
+            s(&d.p("m.txt")),
+        ],
+        ".npz",
+    );
+    assert_clean_failure(
+        &[
+            "fit",
+            &x,
+            "-k",
+            "2",
+            "--device",
+            "cpu",
+            "-o",
+            s(&d.p("no/such/dir/m.npz")),
+        ],
+        "does not exist",
+    );
+    assert!(!d.p("m.npz").exists());
+}
+
+/// Writes an `.npz` from named raw `.npy` payloads.
+fn write_npz(path: &Path, arrays: &[(&str, Vec<u8>)]) {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in arrays {
+        zip.start_file(
+            format!("{name}.npy"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+fn npy_bytes(descr: &str, shape: &[usize], payload: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("a.npy");
+    raw_npy(&p, descr, shape, payload);
+    std::fs::read(p).unwrap()
+}
+
+fn text_npy(t: &str) -> Vec<u8> {
+    let payload: Vec<u8> = t.chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
+    npy_bytes(&format!("<U{}", t.len()), &[], &payload)
+}
+
+#[test]
+fn bad_model_files_fail_cleanly() {
+    let d = Dir::new();
+    write_csv(&d.p("x.csv"), &data());
+    let x = s(&d.p("x.csv")).to_string();
+    let score = |model: &Path, needle: &str| assert_clean_failure(&["score", s(model), &x], needle);
+    score(&d.p("nope.npz"), "not found");
+    std::fs::write(d.p("junk.npz"), b"garbage, not a zip").unwrap();
+    score(&d.p("junk.npz"), "not a valid .npz");
+    // A real model, truncated.
+    let ok = gaussmix(&[
+        "fit",
+        &x,
+        "-k",
+        "2",
+        "--device",
+        "cpu",
+        "-o",
+        s(&d.p("ok.npz")),
+    ]);
+    assert!(ok.status.success());
+    let bytes = std::fs::read(d.p("ok.npz")).unwrap();
+    std::fs::write(d.p("cut.npz"), &bytes[..bytes.len() / 2]).unwrap();
+    score(&d.p("cut.npz"), "npz");
+    // Dimension mismatch: a model fitted on 2 of the 3 columns.
+    let two = data().columns(0, 2).into_owned();
+    write_csv(&d.p("x2.csv"), &two);
+    let ok = gaussmix(&[
+        "fit",
+        s(&d.p("x2.csv")),
+        "-k",
+        "2",
+        "--device",
+        "cpu",
+        "-o",
+        s(&d.p("two.npz")),
+    ]);
+    assert!(ok.status.success());
+    score(&d.p("two.npz"), "3 columns but the model was fitted on 2");
+    // Hand-made archives in scikit-learn's layout, each wrong in one way.
+    let w = npy_bytes("<f8", &[2], &f64_bytes(&[0.5, 0.5]));
+    let mu = npy_bytes("<f8", &[2, 3], &f64_bytes(&[0.0; 6]));
+    let eye: Vec<f64> = (0..2)
+        .flat_map(|_| [1.0, 0., 0., 0., 1., 0., 0., 0., 1.])
+        .collect();
+    let cov = npy_bytes("<f8", &[2, 3, 3], &f64_bytes(&eye));
+    let ct = text_npy("full");
+    write_npz(
+        &d.p("nomeans.npz"),
+        &[
+            ("weights_", w.clone()),
+            ("covariances_", cov.clone()),
+            ("covariance_type", ct.clone()),
+        ],
+    );
+    score(&d.p("nomeans.npz"), "means_");
+    write_npz(
+        &d.p("shape.npz"),
+        &[
+            ("weights_", w.clone()),
+            ("means_", mu.clone()),
+            (
+                "covariances_",
+                npy_bytes("<f8", &[2, 3], &f64_bytes(&[1.0; 6])),
+            ),
+            ("covariance_type", ct.clone()),
+        ],
+    );
+    score(&d.p("shape.npz"), "expected [2, 3, 3]");
+    write_npz(
+        &d.p("extra.npz"),
+        &[
+            ("weights_", w.clone()),
+            ("means_", mu.clone()),
+            ("covariances_", cov.clone()),
+            ("covariance_type", ct.clone()),
+            ("bogus", w.clone()),
+        ],
+    );
+    score(&d.p("extra.npz"), "unexpected array 'bogus'");
+    let w_bad = npy_bytes("<f8", &[2], &f64_bytes(&[0.5, 0.7]));
+    write_npz(
+        &d.p("weights.npz"),
+        &[
+            ("weights_", w_bad),
+            ("means_", mu.clone()),
+            ("covariances_", cov.clone()),
+            ("covariance_type", ct.clone()),
+        ],
+    );
+    score(&d.p("weights.npz"), "sum to");
+    let mut not_pd = eye.clone();
+    not_pd[9 + 4] = -1.0;
+    write_npz(
+        &d.p("notpd.npz"),
+        &[
+            ("weights_", w.clone()),
+            ("means_", mu.clone()),
+            (
+                "covariances_",
+                npy_bytes("<f8", &[2, 3, 3], &f64_bytes(&not_pd)),
+            ),
+            ("covariance_type", ct.clone()),
+        ],
+    );
+    score(&d.p("notpd.npz"), "component 1");
+    write_npz(
+        &d.p("type.npz"),
+        &[
+            ("weights_", w.clone()),
+            ("means_", mu.clone()),
+            ("covariances_", cov.clone()),
+            ("covariance_type", text_npy("banana")),
+        ],
+    );
+    score(&d.p("type.npz"), "banana");
+    // The well-formed version of the same file loads and scores.
+    write_npz(
+        &d.p("good.npz"),
+        &[
+            ("weights_", w),
+            ("means_", mu),
+            ("covariances_", cov),
+            ("covariance_type", ct),
+        ],
+    );
+    assert!(gaussmix(&["score", s(&d.p("good.npz")), &x])
+        .status
+        .success());
+}
