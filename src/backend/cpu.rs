@@ -234,14 +234,28 @@ impl CpuBackend {
                     for (c, acc_c) in acc.iter_mut().enumerate() {
                         let mu = &means_rows[c * d..(c + 1) * d];
                         let zs = z.as_mut_slice();
+                        // Samples whose responsibility underflowed to exactly zero add exactly
+                        // nothing: leave them out of the product (often most of them, once
+                        // the components have separated).
+                        let mut used = 0;
                         for i in 0..len {
-                            let w = rs[(start + i) * k + c].sqrt();
+                            let r_ic = rs[(start + i) * k + c];
+                            if r_ic == 0.0 {
+                                continue;
+                            }
+                            let w = r_ic.sqrt();
                             let x = &xs[(start + i) * d..(start + i + 1) * d];
-                            for ((zv, xv), m) in zs[i * d..(i + 1) * d].iter_mut().zip(x).zip(mu) {
+                            for ((zv, xv), m) in
+                                zs[used * d..(used + 1) * d].iter_mut().zip(x).zip(mu)
+                            {
                                 *zv = (xv - m) * w;
                             }
+                            used += 1;
                         }
-                        let zv = z.columns(0, len);
+                        if used == 0 {
+                            continue;
+                        }
+                        let zv = z.columns(0, used);
                         gemm(
                             1.0,
                             Strided::view(&zv),
@@ -286,6 +300,9 @@ impl CpuBackend {
                     let x = &xs[i * d..(i + 1) * d];
                     let resp = &rs[i * k..(i + 1) * k];
                     for (c, &w) in resp.iter().enumerate() {
+                        if w == 0.0 {
+                            continue;
+                        }
                         let mu = &means_rows[c * d..(c + 1) * d];
                         let a = &mut acc[c * d..(c + 1) * d];
                         for ((av, xv), m) in a.iter_mut().zip(x).zip(mu) {
