@@ -48,6 +48,11 @@ fn parse_field(field: &str) -> Option<f64> {
 pub fn read_delimited(path: &Path) -> Result<DMatrix<f64>> {
     let bytes =
         std::fs::read(path).map_err(|e| GmmError::file(path, format!("cannot read: {e}")))?;
+    parse_delimited(path, bytes)
+}
+
+/// Parses the bytes of a delimited text file; `path` only names it in errors.
+pub fn parse_delimited(path: &Path, bytes: Vec<u8>) -> Result<DMatrix<f64>> {
     let text = String::from_utf8(bytes).map_err(|e| {
         GmmError::file(
             path,

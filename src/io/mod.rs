@@ -21,7 +21,22 @@ use nalgebra::DMatrix;
 use crate::error::{GmmError, Result};
 use crate::output::write_atomic;
 
-pub use model_file::{load_model, save_model};
+pub use model_file::{load_model, parse_model, save_model};
+
+/// Parsers of in-memory file contents (for embedded data and the fuzz targets); `name` only
+/// labels errors.
+pub mod parse {
+    pub use super::delimited::parse_delimited as delimited;
+    pub use super::model_file::parse_model as model;
+
+    /// Decodes a `.npy` byte stream into a data matrix.
+    pub fn npy(
+        name: &std::path::Path,
+        bytes: &[u8],
+    ) -> crate::error::Result<nalgebra::DMatrix<f64>> {
+        super::npy::matrix_from_bytes(name, bytes)
+    }
+}
 
 /// Whether non-finite values are accepted when reading data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -192,15 +192,9 @@ fn zip_entries(entries: &[(String, Entry)]) -> std::io::Result<Vec<u8>> {
 }
 
 /// Reads every array of an `.npz` archive.
-fn read_npz(path: &Path) -> Result<BTreeMap<String, NpyValue>> {
+fn read_npz(path: &Path, bytes: Vec<u8>) -> Result<BTreeMap<String, NpyValue>> {
     let bad = |m: String| GmmError::file(path, m);
-    let file = std::fs::File::open(path).map_err(|e| {
-        bad(match e.kind() {
-            std::io::ErrorKind::NotFound => "model file not found; check the path".into(),
-            _ => format!("cannot open: {e}"),
-        })
-    })?;
-    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| {
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
         bad(format!("not a valid .npz model file ({e}); it may be truncated or not a model: save it again with `gaussmix fit -o` or numpy.savez"))
     })?;
     let mut out = BTreeMap::new();
@@ -231,7 +225,21 @@ pub fn load_model(path: &Path) -> Result<GaussianMixture> {
             "is a directory, not a model file (.npz)",
         ));
     }
-    let arrays = read_npz(path)?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        GmmError::file(
+            path,
+            match e.kind() {
+                std::io::ErrorKind::NotFound => "model file not found; check the path".to_string(),
+                _ => format!("cannot open: {e}"),
+            },
+        )
+    })?;
+    parse_model(path, bytes)
+}
+
+/// Parses the bytes of a model file; `path` only names it in errors.
+pub fn parse_model(path: &Path, bytes: Vec<u8>) -> Result<GaussianMixture> {
+    let arrays = read_npz(path, bytes)?;
     let bad = |m: String| GmmError::file(path, m);
     let text = |name: &str| -> Result<Option<String>> {
         match arrays.get(name) {

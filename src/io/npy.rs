@@ -1,7 +1,7 @@
 //! `.npy` arrays: numeric arrays read into f64 (any byte order, C or Fortran order), unicode
 //! strings for model metadata, and f64/i64/bool/unicode arrays written in C order.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use nalgebra::DMatrix;
@@ -22,8 +22,8 @@ pub enum NpyValue {
 }
 
 /// Decodes one `.npy` stream; errors are plain sentences without the file name.
-pub fn decode<R: Read>(reader: R) -> std::result::Result<NpyValue, String> {
-    let npy = NpyFile::new(reader).map_err(|e| format!("not a valid .npy array ({e})"))?;
+pub fn decode(bytes: &[u8]) -> std::result::Result<NpyValue, String> {
+    let npy = NpyFile::new(bytes).map_err(|e| format!("not a valid .npy array ({e})"))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
     let order = npy.order();
     let type_str = match npy.dtype() {
@@ -34,6 +34,18 @@ pub fn decode<R: Read>(reader: R) -> std::result::Result<NpyValue, String> {
             )
         }
     };
+    // The header's claim must fit in the file before anything is allocated for it.
+    let claimed = shape
+        .iter()
+        .try_fold(type_str.num_bytes().unwrap_or(usize::MAX), |acc, &s| {
+            acc.checked_mul(s)
+        });
+    if claimed.is_none_or(|c| c > bytes.len()) {
+        return Err(format!(
+            "the header claims shape {shape:?} of '{type_str}' but the file holds only {} bytes: it is truncated or damaged; write it again",
+            bytes.len()
+        ));
+    }
     let size = type_str.size_field();
     let truncated = |e: std::io::Error| {
         format!("the payload is truncated or damaged ({e}); write the file again")
@@ -118,15 +130,24 @@ fn reorder(shape: Vec<usize>, order: Order, data: Vec<f64>) -> NdArray {
     NdArray::new(shape, out)
 }
 
-fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
-    std::fs::File::open(path)
-        .map(std::io::BufReader::new)
-        .map_err(|e| GmmError::file(path, format!("cannot open: {e}")))
+fn read_all(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| GmmError::file(path, format!("cannot open: {e}")))
 }
 
 /// Reads a data matrix: a 2-D (or 1-D, read as one column) float32/float64 array.
 pub fn read_npy_matrix(path: &Path) -> Result<DMatrix<f64>> {
-    let value = decode(open(path)?).map_err(|m| GmmError::file(path, m))?;
+    matrix_from_value(
+        path,
+        decode(&read_all(path)?).map_err(|m| GmmError::file(path, m))?,
+    )
+}
+
+/// A data matrix from `.npy` bytes; `path` only names it in errors.
+pub fn matrix_from_bytes(path: &Path, bytes: &[u8]) -> Result<DMatrix<f64>> {
+    matrix_from_value(path, decode(bytes).map_err(|m| GmmError::file(path, m))?)
+}
+
+fn matrix_from_value(path: &Path, value: NpyValue) -> Result<DMatrix<f64>> {
     let a = match value {
         NpyValue::Float(a) => a,
         NpyValue::Integer(_) => {
@@ -142,7 +163,7 @@ pub fn read_npy_matrix(path: &Path) -> Result<DMatrix<f64>> {
 
 /// Reads labels: any numeric 1-D or one-column array.
 pub fn read_npy_labels(path: &Path) -> Result<DMatrix<f64>> {
-    match decode(open(path)?).map_err(|m| GmmError::file(path, m))? {
+    match decode(&read_all(path)?).map_err(|m| GmmError::file(path, m))? {
         NpyValue::Float(a) | NpyValue::Integer(a) => to_data_matrix(path, a),
         NpyValue::Text(_) => Err(GmmError::file(path, "a string array, not labels")),
     }
