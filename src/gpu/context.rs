@@ -41,14 +41,16 @@ impl AdapterSummary {
     }
 }
 
-/// Every adapter wgpu can see on this machine (any backend).
+/// Every adapter wgpu can see on this machine (every backend, or those named by `WGPU_BACKEND`).
 pub fn list_adapters() -> Vec<AdapterSummary> {
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-        .iter()
-        .map(|a| AdapterSummary::of(&a.get_info(), &a.limits(), a.features()))
-        .collect()
+    pollster::block_on(
+        instance.enumerate_adapters(wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all())),
+    )
+    .iter()
+    .map(|a| AdapterSummary::of(&a.get_info(), &a.limits(), a.features()))
+    .collect()
 }
 
 struct Inner {
