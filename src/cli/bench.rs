@@ -1,10 +1,193 @@
-//! `gaussmix bench` (placeholder).
+//! `gaussmix bench`: time EM iterations (E-step + M-step statistics + host factorisation) on
+//! the CPU and the GPU side by side.
+
+use std::time::Instant;
+
+use nalgebra::DMatrix;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+use crate::backend::cpu::CpuBackend;
+use crate::backend::Backend;
+use crate::covariance::CovarianceType;
+use crate::error::Result;
+use crate::gpu::{GpuBackend, GpuContext};
+use crate::init::one_hot;
+use crate::params::MixtureParams;
 
 /// Arguments of `gaussmix bench`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Samples (a custom case; default cases otherwise).
+    #[arg(long)]
+    pub n: Option<usize>,
+    /// Dimensions of the custom case.
+    #[arg(long)]
+    pub d: Option<usize>,
+    /// Components of the custom case.
+    #[arg(long)]
+    pub k: Option<usize>,
+    /// Covariance type of the custom case (full, tied, diag, spherical).
+    #[arg(long)]
+    pub covariance: Option<CovarianceType>,
+    /// Timed iterations per case and device (after one warm-up iteration).
+    #[arg(long, default_value_t = 5)]
+    pub iters: usize,
+    /// Devices to time, comma-separated.
+    #[arg(long, default_value = "cpu,gpu", value_delimiter = ',')]
+    pub device: Vec<String>,
+    /// Also run the large default case (1 000 000 × 64, K = 64, diag).
+    #[arg(long)]
+    pub large: bool,
+    /// Seed of the synthetic data.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// One benchmark case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Case {
+    pub n: usize,
+    pub d: usize,
+    pub k: usize,
+    pub covariance: CovarianceType,
+}
+
+/// Synthetic data: `k` clusters with random centres and unit spread, and random labels.
+pub fn synthetic(case: &Case, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let centres = DMatrix::<f64>::from_fn(case.k, case.d, |_, _| rng.random::<f64>() * 20.0 - 10.0);
+    let labels: Vec<usize> = (0..case.n).map(|_| rng.random_range(0..case.k)).collect();
+    let mut x = DMatrix::<f64>::zeros(case.n, case.d);
+    for i in 0..case.n {
+        for j in 0..case.d {
+            x[(i, j)] = centres[(labels[i], j)] + rng.sample::<f64, _>(StandardNormal);
+        }
+    }
+    (x, labels)
+}
+
+/// Floating-point operations of one EM iteration (a model of the useful work, the same for
+/// both devices): E-step densities and log-sum-exp, M-step means and centred scatter.
+pub fn flops_per_iteration(case: &Case) -> f64 {
+    let (n, d, k) = (case.n as f64, case.d as f64, case.k as f64);
+    let normalise = 4.0 * n * k;
+    let means = 2.0 * n * k * (d + 1.0);
+    match case.covariance {
+        // triangular product (x−μ)ᵀU: d(d+1)/2 multiply-adds; scatter: upper triangle.
+        CovarianceType::Full | CovarianceType::Tied => {
+            n * k * (d * (d + 1.0) + 3.0 * d)
+                + normalise
+                + means
+                + n * k * (d * (d + 1.0) + 2.0 * d)
+        }
+        CovarianceType::Diag | CovarianceType::Spherical => {
+            4.0 * n * k * d + normalise + means + 3.0 * n * k * d
+        }
+    }
+}
+
+/// Milliseconds per EM iteration of `backend` on its data, starting from `labels`.
+pub fn time_iterations(
+    backend: &mut dyn Backend,
+    labels: &[usize],
+    k: usize,
+    covariance: CovarianceType,
+    iters: usize,
+) -> Result<f64> {
+    backend.set_responsibilities(&one_hot(labels, k))?;
+    let mut params = MixtureParams::from_stats(backend.m_step_stats(covariance)?, 1e-6)?;
+    let mut step = |params: &mut MixtureParams| -> Result<()> {
+        backend.e_step(params)?;
+        *params = MixtureParams::from_stats(backend.m_step_stats(covariance)?, 1e-6)?;
+        Ok(())
+    };
+    step(&mut params)?; // warm-up (pipelines, allocations)
+    let started = Instant::now();
+    for _ in 0..iters.max(1) {
+        step(&mut params)?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e3 / iters.max(1) as f64)
+}
 
 /// Runs `gaussmix bench`.
-pub fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("gaussmix bench is not implemented yet")
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let custom =
+        args.n.is_some() || args.d.is_some() || args.k.is_some() || args.covariance.is_some();
+    let mut cases = Vec::new();
+    if custom {
+        cases.push(Case {
+            n: args.n.unwrap_or(200_000),
+            d: args.d.unwrap_or(32),
+            k: args.k.unwrap_or(16),
+            covariance: args.covariance.unwrap_or(CovarianceType::Full),
+        });
+    } else {
+        cases.push(Case {
+            n: 200_000,
+            d: 32,
+            k: 16,
+            covariance: CovarianceType::Full,
+        });
+        if args.large {
+            cases.push(Case {
+                n: 1_000_000,
+                d: 64,
+                k: 64,
+                covariance: CovarianceType::Diag,
+            });
+        }
+    }
+    for dev in &args.device {
+        if dev != "cpu" && dev != "gpu" {
+            anyhow::bail!("unknown device {dev:?} in --device; use cpu, gpu or cpu,gpu");
+        }
+    }
+    let want_cpu = args.device.iter().any(|d| d == "cpu");
+    let mut gpu = None;
+    if args.device.iter().any(|d| d == "gpu") {
+        match GpuContext::shared() {
+            Ok(ctx) => {
+                eprintln!("GPU: {}", ctx.describe());
+                gpu = Some(ctx);
+            }
+            Err(e) => eprintln!("notice: {e}; timing the CPU only"),
+        }
+    }
+    eprintln!("CPU: {} rayon threads, f64", rayon::current_num_threads());
+    println!(
+        "{:>9} {:>5} {:>4} {:>10} {:>7} {:>12} {:>9} {:>8}",
+        "samples", "dims", "K", "covariance", "device", "ms/iter", "GFLOP/s", "speedup"
+    );
+    for case in &cases {
+        let (x, labels) = synthetic(case, args.seed);
+        let flops = flops_per_iteration(case);
+        let mut cpu_ms = None;
+        let row = |device: &str, ms: f64, base: Option<f64>| {
+            println!(
+                "{:>9} {:>5} {:>4} {:>10} {:>7} {:>12.2} {:>9.2} {:>8}",
+                case.n,
+                case.d,
+                case.k,
+                case.covariance.as_str(),
+                device,
+                ms,
+                flops / (ms * 1e-3) / 1e9,
+                base.map_or("".into(), |b| format!("{:.1}x", b / ms))
+            );
+        };
+        if want_cpu {
+            let mut backend = CpuBackend::new(&x);
+            let ms = time_iterations(&mut backend, &labels, case.k, case.covariance, args.iters)?;
+            row("cpu", ms, None);
+            cpu_ms = Some(ms);
+        }
+        if let Some(ctx) = &gpu {
+            let mut backend = GpuBackend::from_host(ctx, &x)?;
+            let ms = time_iterations(&mut backend, &labels, case.k, case.covariance, args.iters)?;
+            row("gpu", ms, cpu_ms);
+        }
+    }
+    Ok(())
 }

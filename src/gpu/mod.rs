@@ -1,24 +1,65 @@
-//! The wgpu path (placeholder until the GPU engine lands).
+//! The wgpu engine: WGSL compute shaders for the E-step and the M-step statistics, driven by
+//! the shared EM loop ([`crate::em::fit`]) through [`GpuBackend`].
+//!
+//! - [`GpuContext`] owns a headless device ([`GpuContext::new`]) or wraps one handed in by
+//!   another wgpu application ([`GpuContext::from_device`]).
+//! - [`GpuBackend`] takes the data from the host ([`GpuBackend::from_host`]) or from a
+//!   `wgpu::Buffer` the application already fills ([`GpuBackend::from_buffer`]); data and
+//!   responsibilities stay on the device, and only parameters and per-group partial statistics
+//!   (reduced on the host in f64) cross the bus.
+//! - The arithmetic on the device is f32. Covariances are accumulated as centred scatters
+//!   (means first), so they do not suffer the cancellation of `E[xxᵀ] − μμᵀ`; the Cholesky
+//!   factorisation stays on the host in f64.
+
+pub mod backend;
+pub mod context;
+pub mod kernels;
 
 use nalgebra::DMatrix;
 
+pub use backend::GpuBackend;
+pub use context::{list_adapters, AdapterSummary, GpuContext};
+
 use crate::config::FitConfig;
 use crate::em::IterationEvent;
-use crate::error::{GmmError, Result};
+use crate::error::Result;
 use crate::model::GaussianMixture;
 
-/// Checks that a GPU adapter can be used.
+/// Checks that a GPU adapter can be used (opens the shared device on first call).
 pub fn check_available() -> Result<()> {
-    Err(GmmError::Gpu("the GPU engine is not built yet".into()))
+    GpuContext::shared().map(|_| ())
 }
 
-/// Fits on the GPU.
+/// Fits on the GPU (the shared default device) with data from the host, N × D.
 pub fn fit(
-    _x: &DMatrix<f64>,
-    _config: &FitConfig,
-    _warm_start: Option<&GaussianMixture>,
-    _on_iteration: &mut dyn FnMut(&IterationEvent),
+    x: &DMatrix<f64>,
+    config: &FitConfig,
+    warm_start: Option<&GaussianMixture>,
+    on_iteration: &mut dyn FnMut(&IterationEvent),
 ) -> Result<GaussianMixture> {
-    check_available()?;
-    unreachable!()
+    crate::validate::check_finite(x)?;
+    let ctx = GpuContext::shared()?;
+    let mut backend = GpuBackend::from_host(&ctx, x)?;
+    let xt = x.transpose();
+    crate::em::fit(&mut backend, Some(&xt), config, warm_start, on_iteration)
+}
+
+/// Fits on data that already live on the device of `ctx`: `buffer` holds
+/// `n_samples × n_features` f32 values, row-major, and has `BufferUsages::STORAGE`.
+///
+/// The data never come back to the host, so the initialisation must not need them: give
+/// `InitMethod::Labels` (one label per sample, e.g. from the application's own clustering)
+/// or a `warm_start` model. For k-means seeding, read a subsample back yourself, fit it with
+/// [`crate::fit`], and pass that model as `warm_start`.
+pub fn fit_buffer(
+    ctx: &GpuContext,
+    buffer: &wgpu::Buffer,
+    n_samples: usize,
+    n_features: usize,
+    config: &FitConfig,
+    warm_start: Option<&GaussianMixture>,
+    on_iteration: &mut dyn FnMut(&IterationEvent),
+) -> Result<GaussianMixture> {
+    let mut backend = GpuBackend::from_buffer(ctx, buffer, n_samples, n_features)?;
+    crate::em::fit(&mut backend, None, config, warm_start, on_iteration)
 }

@@ -1,0 +1,301 @@
+//! The wgpu device the GPU engine runs on: created here (headless) or handed in by another
+//! wgpu application.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::error::{GmmError, Result};
+use crate::gpu::kernels::Kernels;
+
+/// What the engine reports about an adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// The adapter's name (e.g. `llvmpipe (LLVM 15.0.7, 256 bits)`).
+    pub name: String,
+    /// Graphics API backend (Vulkan, Metal, Dx12, Gl).
+    pub backend: String,
+    /// Discrete, integrated, virtual or CPU.
+    pub device_type: String,
+    /// Driver name and version information.
+    pub driver: String,
+    /// Largest storage buffer binding, bytes (data beyond it is processed in chunks).
+    pub max_storage_buffer_binding_size: u64,
+    /// Largest buffer, bytes.
+    pub max_buffer_size: u64,
+    /// Whether the adapter offers 64-bit floats in shaders.
+    pub shader_f64: bool,
+}
+
+impl AdapterSummary {
+    fn of(info: &wgpu::AdapterInfo, limits: &wgpu::Limits, features: wgpu::Features) -> Self {
+        AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+            max_buffer_size: limits.max_buffer_size,
+            shader_f64: features.contains(wgpu::Features::SHADER_F64),
+        }
+    }
+}
+
+/// Every adapter wgpu can see on this machine (every backend, or those named by `WGPU_BACKEND`).
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    pollster::block_on(
+        instance.enumerate_adapters(wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all())),
+    )
+    .iter()
+    .map(|a| AdapterSummary::of(&a.get_info(), &a.limits(), a.features()))
+    .collect()
+}
+
+struct Inner {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    adapter: Option<AdapterSummary>,
+    limits: wgpu::Limits,
+    kernels: OnceLock<Kernels>,
+    /// Uncaptured errors and device loss, recorded by callbacks on a device we created.
+    faults: Arc<Mutex<Vec<String>>>,
+}
+
+/// A wgpu device and queue with the engine's compiled kernels. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct GpuContext {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl GpuContext {
+    /// Creates a headless device on the highest-performance adapter.
+    pub fn new() -> Result<Self> {
+        Self::with_power_preference(wgpu::PowerPreference::HighPerformance)
+    }
+
+    /// Creates a headless device on the adapter wgpu picks for `power`.
+    ///
+    /// The `WGPU_BACKEND` and `WGPU_ADAPTER_NAME` environment variables are honoured.
+    pub fn with_power_preference(power: wgpu::PowerPreference) -> Result<Self> {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = match pollster::block_on(wgpu::util::initialize_adapter_from_env(&instance, None)) {
+            Ok(a) => a,
+            Err(_) => pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: power,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+                ..Default::default()
+            }))
+            .map_err(|e| {
+                GmmError::Gpu(format!(
+                    "no GPU adapter found ({e}); install a Vulkan, Metal or DirectX 12 driver (Mesa's lavapipe works as a software fallback) or use --device cpu"
+                ))
+            })?,
+        };
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let summary = AdapterSummary::of(&info, &limits, adapter.features());
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("gaussmix"),
+            required_features: wgpu::Features::empty(),
+            // The adapter's own limits: the largest bindings and buffers it allows.
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| GmmError::Gpu(format!("could not open a device on {}: {e}", info.name)))?;
+        let faults = Arc::new(Mutex::new(Vec::new()));
+        let f = faults.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            f.lock().unwrap().push(e.to_string());
+        }));
+        let f = faults.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            f.lock()
+                .unwrap()
+                .push(format!("the GPU device was lost ({reason:?}: {msg})"));
+        });
+        let limits = device.limits();
+        Ok(GpuContext {
+            inner: Arc::new(Inner {
+                device,
+                queue,
+                adapter: Some(summary),
+                limits,
+                kernels: OnceLock::new(),
+                faults,
+            }),
+        })
+    }
+
+    /// Wraps a device and queue owned by another wgpu application. Their error handlers and
+    /// device-lost callback are left alone; the engine's own failures still come back as errors.
+    pub fn from_device(device: &wgpu::Device, queue: &wgpu::Queue) -> Self {
+        GpuContext {
+            inner: Arc::new(Inner {
+                device: device.clone(),
+                queue: queue.clone(),
+                adapter: None,
+                limits: device.limits(),
+                kernels: OnceLock::new(),
+                faults: Arc::new(Mutex::new(Vec::new())),
+            }),
+        }
+    }
+
+    /// A process-wide context on the default adapter, created on first use.
+    pub fn shared() -> Result<Self> {
+        static SHARED: OnceLock<std::result::Result<GpuContext, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| GpuContext::new().map_err(|e| e.to_string()))
+            .clone()
+            .map_err(|e| GmmError::Gpu(e.trim_start_matches("GPU: ").to_string()))
+    }
+
+    /// The wgpu device.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+
+    /// The wgpu queue.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+
+    /// The device's limits.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.inner.limits
+    }
+
+    /// The adapter, when this context created the device itself.
+    pub fn adapter(&self) -> Option<&AdapterSummary> {
+        self.inner.adapter.as_ref()
+    }
+
+    /// One line: adapter name, backend, type and the binding limit.
+    pub fn describe(&self) -> String {
+        let mib = self.inner.limits.max_storage_buffer_binding_size as f64 / (1u64 << 20) as f64;
+        match &self.inner.adapter {
+            Some(a) => format!(
+                "gpu ({}, {}, {}, f32, max binding {mib:.0} MiB)",
+                a.name, a.backend, a.device_type
+            ),
+            None => format!("gpu (host application's device, f32, max binding {mib:.0} MiB)"),
+        }
+    }
+
+    pub(crate) fn kernels(&self) -> &Kernels {
+        self.inner
+            .kernels
+            .get_or_init(|| Kernels::new(&self.inner.device))
+    }
+
+    /// Fails with the first recorded fault (validation error, device loss), if any.
+    pub(crate) fn check_faults(&self) -> Result<()> {
+        let mut f = self.inner.faults.lock().unwrap();
+        if let Some(first) = f.first().cloned() {
+            f.clear();
+            return Err(GmmError::Gpu(first));
+        }
+        Ok(())
+    }
+
+    /// Waits until the queue is idle.
+    pub(crate) fn wait(&self) -> Result<()> {
+        self.inner
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GmmError::Gpu(format!("waiting for the GPU failed: {e}")))?;
+        self.check_faults()
+    }
+
+    /// Runs `f` (buffer creation, say) and turns an out-of-memory or validation error on the
+    /// device into an error naming `what`.
+    pub(crate) fn scoped<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let oom = self
+            .inner
+            .device
+            .push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self
+            .inner
+            .device
+            .push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let v = pollster::block_on(validation.pop());
+        let o = pollster::block_on(oom.pop());
+        if let Some(e) = o {
+            return Err(GmmError::Gpu(format!(
+                "out of GPU memory for {what} ({e}); use fewer samples or components, or --device cpu"
+            )));
+        }
+        if let Some(e) = v {
+            return Err(GmmError::Gpu(format!("{what}: {e}")));
+        }
+        Ok(out)
+    }
+
+    /// Copies `bytes` bytes from the start of each `(buffer, bytes)` into one staging buffer,
+    /// waits, and returns them as f32, in order.
+    pub(crate) fn read_f32(&self, sources: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<f32>> {
+        let total: u64 = sources.iter().map(|s| s.2).sum();
+        if total == 0 {
+            return Ok(Vec::new());
+        }
+        let device = &self.inner.device;
+        let staging = self.scoped("a read-back buffer", || {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("gaussmix read-back"),
+                size: total,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        })?;
+        let mut enc = device.create_command_encoder(&Default::default());
+        let mut at = 0;
+        for &(buf, offset, bytes) in sources {
+            enc.copy_buffer_to_buffer(buf, offset, &staging, at, bytes);
+            at += bytes;
+        }
+        self.inner.queue.submit([enc.finish()]);
+        self.map_read(&staging)
+    }
+
+    /// Maps a `MAP_READ` buffer, waits, and returns its contents as f32.
+    pub(crate) fn map_read(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        match rx.try_recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.check_faults()?;
+                return Err(GmmError::Gpu(format!(
+                    "reading results back from the GPU failed ({e}); the device may have been lost"
+                )));
+            }
+            Err(_) => {
+                return Err(GmmError::Gpu(
+                    "the GPU did not finish the work (device lost or hung)".into(),
+                ))
+            }
+        }
+        let out = {
+            let view = staging
+                .get_mapped_range(..)
+                .map_err(|e| GmmError::Gpu(format!("mapping the read-back buffer: {e}")))?;
+            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+        };
+        staging.unmap();
+        Ok(out)
+    }
+}

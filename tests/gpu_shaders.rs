@@ -1,0 +1,56 @@
+//! Every WGSL shader parses and validates with naga (no GPU needed), and every file under
+//! `shaders/` is one the engine compiles.
+
+use gaussmix::gpu::kernels::SHADERS;
+
+#[test]
+fn every_shader_parses_and_validates() {
+    for (name, source) in SHADERS {
+        let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| {
+            panic!("{name}.wgsl does not parse:\n{}", e.emit_to_string(source))
+        });
+        let mut validator = naga::valid::Validator::new(
+            naga::valid::ValidationFlags::all(),
+            naga::valid::Capabilities::empty(),
+        );
+        validator.validate(&module).unwrap_or_else(|e| {
+            panic!(
+                "{name}.wgsl does not validate:\n{}",
+                e.emit_to_string(source)
+            )
+        });
+        let entry = module
+            .entry_points
+            .iter()
+            .find(|e| e.name == "main")
+            .unwrap_or_else(|| panic!("{name}.wgsl has no entry point `main`"));
+        assert_eq!(entry.stage, naga::ShaderStage::Compute, "{name}");
+        let [x, y, z] = entry.workgroup_size;
+        assert!(
+            x * y * z <= 256,
+            "{name}: workgroup of {} invocations",
+            x * y * z
+        );
+    }
+}
+
+#[test]
+fn every_shader_file_is_compiled_by_the_engine() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "wgsl")
+                .then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    files.sort();
+    let mut listed: Vec<String> = SHADERS.iter().map(|(n, _)| n.to_string()).collect();
+    listed.sort();
+    assert_eq!(files, listed);
+    for (name, source) in SHADERS {
+        let on_disk = std::fs::read_to_string(dir.join(format!("{name}.wgsl"))).unwrap();
+        assert_eq!(on_disk, source, "{name}");
+    }
+}
