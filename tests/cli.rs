@@ -565,7 +565,11 @@ fn demo_writes_a_model_and_a_picture() {
     let d = Dir::new();
     let out = d.p("demo");
     let run = gaussmix(&["demo", "--out", s(&out), "--max-k", "3", "--device", "cpu"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("chosen by BIC"), "{stdout}");
     let model = gaussmix::io::load_model(&out.join("laser_model.npz")).unwrap();

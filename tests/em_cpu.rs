@@ -49,8 +49,7 @@ fn recovers_known_parameters_for_every_covariance_type() {
             GaussianMixture::fit(&x, &FitConfig::new(3).covariance_type(ct).seed(1)).unwrap();
         assert!(model.fit.converged, "{ct} did not converge");
         let idx = match_components(&t.means, model.means());
-        for c in 0..3 {
-            let k = idx[c];
+        for (c, &k) in idx.iter().enumerate() {
             assert!(
                 (model.weights()[k] - t.weights[c]).abs() < 0.03,
                 "{ct}: weight {c}"

@@ -150,7 +150,7 @@ fn draw(x: &DMatrix<f64>, model: &GaussianMixture, path: &std::path::Path) -> an
                             a.cos() * eig.eigenvalues[0].max(0.0).sqrt() * scale,
                             a.sin() * eig.eigenvalues[1].max(0.0).sqrt() * scale,
                         );
-                        let p = &eig.eigenvectors.column(0) * u + &eig.eigenvectors.column(1) * v;
+                        let p = eig.eigenvectors.column(0) * u + eig.eigenvectors.column(1) * v;
                         (model.means()[(k, 0)] + p[0], model.means()[(k, 1)] + p[1])
                     })
                     .collect();

@@ -334,7 +334,7 @@ pub fn parse_model(path: &Path, bytes: Vec<u8>) -> Result<GaussianMixture> {
                 let covs = dense_from_array(covariance_type, &c, k, d).map_err(|m| bad(format!("covariances_: {m}")))?;
                 if let Some(u) = chol {
                     let u = dense_from_array(covariance_type, &u, k, d).map_err(|m| bad(format!("precisions_cholesky_: {m}")))?;
-                    check_consistent(&covs, &u, reg_covar).map_err(|m| bad(m))?;
+                    check_consistent(&covs, &u, reg_covar).map_err(&bad)?;
                 }
                 covs
             }
