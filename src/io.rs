@@ -41,5 +41,8 @@ pub fn save_model(path: &Path, model: &GaussianMixture) -> Result<()> {
 
 /// Loads a model written by [`save_model`] or from Python in the same layout.
 pub fn load_model(path: &Path) -> Result<GaussianMixture> {
-    Err(GmmError::file(path, "loading models is not implemented yet"))
+    Err(GmmError::file(
+        path,
+        "loading models is not implemented yet",
+    ))
 }
