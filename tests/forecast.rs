@@ -321,3 +321,21 @@ fn the_command_line_writes_the_report_csv_and_plot_and_rejects_bad_arguments() {
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn one_component_forecasts_are_the_least_squares_ar_forecasts() {
+    // A single Gaussian's conditional mean is linear in the past with the least-squares
+    // coefficients of the training windows, so with K = 1 (no transform, a negligible ridge)
+    // the mixture and the AR baseline must agree on real data.
+    let y = Builtin::Sunspots.series();
+    let mut c = config(9, 3, 1, Transform::None);
+    c.reg_covar = 1e-12;
+    let run = forecast::run(&y, &c).unwrap();
+    let diff = (&run.gmm - &run.ar).amax();
+    assert!(diff < 1e-6, "K = 1 differs from AR by {diff}");
+    // and with K = 3 it is a different, nonlinear forecaster
+    let mut c3 = config(9, 3, 3, Transform::None);
+    c3.reg_covar = 1e-6;
+    let run3 = forecast::run(&y, &c3).unwrap();
+    assert!((&run3.gmm - &run3.ar).amax() > 1.0);
+}

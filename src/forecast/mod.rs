@@ -213,6 +213,30 @@ impl Errors {
     }
 }
 
+/// Validation RMSE (or why it could not be computed) of every transform tried.
+pub type TransformValidation = Vec<(Transform, std::result::Result<f64, String>)>;
+
+/// The mixture's forecasts at every test origin, each n_test × H.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixtureForecasts {
+    /// Point forecasts (conditional means).
+    pub point: DMatrix<f64>,
+    /// Lower ends of the central intervals.
+    pub lower: DMatrix<f64>,
+    /// Upper ends of the central intervals.
+    pub upper: DMatrix<f64>,
+}
+
+impl MixtureForecasts {
+    fn zeros(n: usize, h: usize) -> Self {
+        MixtureForecasts {
+            point: DMatrix::zeros(n, h),
+            lower: DMatrix::zeros(n, h),
+            upper: DMatrix::zeros(n, h),
+        }
+    }
+}
+
 /// Everything a forecast run produced.
 #[derive(Debug, Clone)]
 pub struct ForecastRun {
@@ -227,7 +251,7 @@ pub struct ForecastRun {
     /// The transform applied.
     pub transform: Transform,
     /// Validation RMSE of every transform tried under `auto` (empty for a fixed transform).
-    pub validation: Vec<(Transform, std::result::Result<f64, String>)>,
+    pub validation: TransformValidation,
     /// True future values, n_test × H.
     pub truth: DMatrix<f64>,
     /// Mixture point forecasts (conditional means), n_test × H.
@@ -342,20 +366,17 @@ fn direct_forecasts(
     y: &[f64],
     origins: &[usize],
     level: f64,
-) -> Result<(DMatrix<f64>, DMatrix<f64>, DMatrix<f64>)> {
-    let h = model.horizon;
+) -> Result<MixtureForecasts> {
     let w = model.window;
-    let mut point = DMatrix::zeros(origins.len(), h);
-    let mut lower = DMatrix::zeros(origins.len(), h);
-    let mut upper = DMatrix::zeros(origins.len(), h);
+    let mut f = MixtureForecasts::zeros(origins.len(), model.horizon);
     for (i, &t) in origins.iter().enumerate() {
         let cond = model.forecast(&y[t + 1 - w..=t])?;
         let (lo, hi) = cond.interval(level)?;
-        point.row_mut(i).copy_from(&cond.mean().transpose());
-        lower.row_mut(i).copy_from(&lo.transpose());
-        upper.row_mut(i).copy_from(&hi.transpose());
+        f.point.row_mut(i).copy_from(&cond.mean().transpose());
+        f.lower.row_mut(i).copy_from(&lo.transpose());
+        f.upper.row_mut(i).copy_from(&hi.transpose());
     }
-    Ok((point, lower, upper))
+    Ok(f)
 }
 
 /// Iterated one-step forecasts with a model of horizon 1: the point forecast feeds back the
@@ -367,16 +388,14 @@ fn iterated_forecasts(
     origins: &[usize],
     horizon: usize,
     config: &ForecastConfig,
-) -> Result<(DMatrix<f64>, DMatrix<f64>, DMatrix<f64>)> {
+) -> Result<MixtureForecasts> {
     let w = model.window;
-    let mut point = DMatrix::zeros(origins.len(), horizon);
-    let mut lower = DMatrix::zeros(origins.len(), horizon);
-    let mut upper = DMatrix::zeros(origins.len(), horizon);
+    let mut f = MixtureForecasts::zeros(origins.len(), horizon);
     for (i, &t) in origins.iter().enumerate() {
         let mut past: Vec<f64> = y[t + 1 - w..=t].to_vec();
         for h in 0..horizon {
             let next = model.forecast(&past[past.len() - w..])?.mean()[0];
-            point[(i, h)] = next;
+            f.point[(i, h)] = next;
             past.push(next);
         }
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
@@ -394,11 +413,11 @@ fn iterated_forecasts(
         }
         for (h, mut path) in paths.into_iter().enumerate() {
             path.sort_by(f64::total_cmp);
-            lower[(i, h)] = empirical_quantile(&path, 0.5 * (1.0 - config.level));
-            upper[(i, h)] = empirical_quantile(&path, 0.5 * (1.0 + config.level));
+            f.lower[(i, h)] = empirical_quantile(&path, 0.5 * (1.0 - config.level));
+            f.upper[(i, h)] = empirical_quantile(&path, 0.5 * (1.0 + config.level));
         }
     }
-    Ok((point, lower, upper))
+    Ok(f)
 }
 
 /// Linear-interpolated quantile of sorted values.
@@ -420,13 +439,7 @@ fn fit_and_forecast(
     n_train: usize,
     transform: Transform,
     config: &ForecastConfig,
-) -> Result<(
-    WindowModel,
-    Vec<usize>,
-    DMatrix<f64>,
-    DMatrix<f64>,
-    DMatrix<f64>,
-)> {
+) -> Result<(WindowModel, Vec<usize>, MixtureForecasts)> {
     let origins = test_origins(y.len(), n_train, config.horizon);
     if origins.is_empty() {
         return Err(GmmError::InvalidData(format!(
@@ -437,7 +450,7 @@ fn fit_and_forecast(
     }
     let train = &y[..n_train];
     let fit = config.fit_config();
-    let (model, (point, lower, upper)) = if config.iterated {
+    let (model, forecasts) = if config.iterated {
         let model = WindowModel::fit(train, transform, config.window, 1, &fit)?;
         let f = iterated_forecasts(&model, y, &origins, config.horizon, config)?;
         (model, f)
@@ -446,7 +459,7 @@ fn fit_and_forecast(
         let f = direct_forecasts(&model, y, &origins, config.level)?;
         (model, f)
     };
-    Ok((model, origins, point, lower, upper))
+    Ok((model, origins, forecasts))
 }
 
 fn truth_at(y: &[f64], origins: &[usize], horizon: usize) -> DMatrix<f64> {
@@ -457,10 +470,7 @@ fn truth_at(y: &[f64], origins: &[usize], horizon: usize) -> DMatrix<f64> {
 fn choose_transform(
     train: &[f64],
     config: &ForecastConfig,
-) -> Result<(
-    Transform,
-    Vec<(Transform, std::result::Result<f64, String>)>,
-)> {
+) -> Result<(Transform, TransformValidation)> {
     let n_fit = ((train.len() as f64) * (1.0 - config.validation_fraction)).floor() as usize;
     let mut results = Vec::new();
     for t in Transform::ALL {
@@ -468,8 +478,8 @@ fn choose_transform(
             Err(format!("needs a window of at least {}", t.min_window()))
         } else {
             fit_and_forecast(train, n_fit, t, config)
-                .map(|(_, origins, point, ..)| {
-                    Errors::of(&point, &truth_at(train, &origins, config.horizon)).rmse
+                .map(|(_, origins, f)| {
+                    Errors::of(&f.point, &truth_at(train, &origins, config.horizon)).rmse
                 })
                 .map_err(|e| e.to_string())
         };
@@ -513,7 +523,12 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         TransformChoice::Fixed(t) => (t, Vec::new()),
         TransformChoice::Auto => choose_transform(train, config)?,
     };
-    let (model, origins, gmm, lower, upper) = fit_and_forecast(y, n_train, transform, config)?;
+    let (model, origins, forecasts) = fit_and_forecast(y, n_train, transform, config)?;
+    let MixtureForecasts {
+        point: gmm,
+        lower,
+        upper,
+    } = forecasts;
     let ar_model = LinearAr::fit(train, config.window, config.horizon)?;
     let w = config.window;
     let mut persistence = DMatrix::zeros(origins.len(), config.horizon);

@@ -35,7 +35,7 @@ fn layers(run: &ForecastRun) -> Layers {
     let h = run.config.horizon;
     let n_train = run.n_train_points;
     let test_len = run.series.len() - n_train;
-    let start = n_train.saturating_sub((2 * test_len).max(50));
+    let start = n_train.saturating_sub((test_len / 2).max(50));
     let history: Vec<(f64, f64)> = (start..n_train)
         .map(|t| (t as f64, run.series[t]))
         .collect();
@@ -105,7 +105,9 @@ fn draw(buf: &mut [u8], l: &Layers, title: &str, with_text: bool) -> DrawResult 
     let mut mesh = chart.configure_mesh();
     mesh.light_line_style(WHITE.mix(0.0));
     if with_text {
-        mesh.x_desc("time index").y_desc("value");
+        mesh.x_desc("time index")
+            .y_desc("value")
+            .x_label_formatter(&|v| format!("{v:.0}"));
     } else {
         mesh.disable_x_axis().disable_y_axis();
     }
@@ -131,13 +133,6 @@ fn draw(buf: &mut [u8], l: &Layers, title: &str, with_text: bool) -> DrawResult 
         s.label("history (training)")
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], grey));
     }
-    let s = chart
-        .draw_series(LineSeries::new(l.truth.clone(), BLACK.stroke_width(2)))
-        .map_err(|x| e(&x))?;
-    if with_text {
-        s.label("truth (test)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(2)));
-    }
     for (i, seg) in l.ar.iter().enumerate() {
         let s = chart
             .draw_series(LineSeries::new(seg.clone(), ar_colour.stroke_width(1)))
@@ -156,6 +151,13 @@ fn draw(buf: &mut [u8], l: &Layers, title: &str, with_text: bool) -> DrawResult 
                 PathElement::new(vec![(x, y), (x + 20, y)], gmm_colour.stroke_width(2))
             });
         }
+    }
+    let s = chart
+        .draw_series(LineSeries::new(l.truth.clone(), BLACK.stroke_width(1)))
+        .map_err(|x| e(&x))?;
+    if with_text {
+        s.label("truth (test)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(1)));
     }
     if with_text {
         chart
@@ -197,4 +199,36 @@ pub fn write_png(path: &Path, run: &ForecastRun, title: &str) -> Result<bool> {
             .map_err(std::io::Error::other)
     })?;
     Ok(with_text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::forecast::{run, ForecastConfig, Transform, TransformChoice};
+
+    fn small_run() -> ForecastRun {
+        let y: Vec<f64> = (0..200).map(|t| (t as f64 * 0.3).sin()).collect();
+        let config = ForecastConfig {
+            window: 4,
+            horizon: 3,
+            n_components: 2,
+            transform: TransformChoice::Fixed(Transform::None),
+            ..ForecastConfig::default()
+        };
+        run(&y, &config).unwrap()
+    }
+
+    #[test]
+    fn the_picture_without_text_is_drawn_too() {
+        // The fallback for machines without fonts must draw the same data.
+        let r = small_run();
+        let l = layers(&r);
+        let mut buf = vec![0u8; (WIDTH * HEIGHT * 3) as usize];
+        draw(&mut buf, &l, "", false).unwrap();
+        let non_white = buf.chunks(3).filter(|p| p != &[255, 255, 255]).count();
+        assert!(non_white > 5_000, "only {non_white} drawn pixels");
+        // every forecast segment starts at its origin's known value
+        assert_eq!(l.gmm.len(), r.n_test().div_ceil(3));
+        assert_eq!(l.gmm[0][0], (r.origins[0] as f64, r.series[r.origins[0]]));
+    }
 }
