@@ -23,6 +23,7 @@
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 use rand::Rng;
 use rand_distr::StandardNormal;
+use rayon::prelude::*;
 
 use crate::covariance::Covariances;
 use crate::error::{GmmError, Result};
@@ -336,6 +337,25 @@ impl PatternConditioner {
             covariances,
             log_marginal,
         })
+    }
+
+    /// Conditions many samples sharing this observed set: `x_o` is n × O, one sample per row
+    /// (in the order of [`PatternConditioner::observed`]); the factorisations are shared.
+    pub fn condition_rows(&self, x_o: &DMatrix<f64>) -> Result<Vec<ConditionalMixture>> {
+        if x_o.ncols() != self.observed.len() {
+            return Err(GmmError::DimensionMismatch {
+                expected: self.observed.len(),
+                found: x_o.ncols(),
+            });
+        }
+        (0..x_o.nrows())
+            .into_par_iter()
+            .map(|i| {
+                let row: Vec<f64> = x_o.row(i).iter().copied().collect();
+                self.condition(&row)
+                    .map_err(|e| GmmError::InvalidData(format!("row {i} (0-based): {e}")))
+            })
+            .collect()
     }
 
     /// The conditional mean `E[x_m | x_o]` (M values), without building the full mixture.

@@ -367,3 +367,25 @@ fn normal_cdf_is_symmetric_and_monotone() {
         prev = v;
     }
 }
+
+#[test]
+fn many_rows_condition_like_one_row_at_a_time() {
+    let model = mixture3();
+    let pc = PatternConditioner::new(&model.params, &[2, 0]).unwrap();
+    let rows = DMatrix::from_fn(50, 2, |i, j| (i as f64 * 0.37 + j as f64).sin() * 3.0);
+    let many = pc.condition_rows(&rows).unwrap();
+    assert_eq!(many.len(), 50);
+    for (i, c) in many.iter().enumerate() {
+        let one = condition(&model.params, &[2, 0], &[rows[(i, 0)], rows[(i, 1)]]).unwrap();
+        assert_eq!(c, &one);
+    }
+    let e = pc
+        .condition_rows(&DMatrix::zeros(3, 3))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("dimension mismatch"), "{e}");
+    let mut bad = rows.clone();
+    bad[(7, 1)] = f64::NAN;
+    let e = pc.condition_rows(&bad).unwrap_err().to_string();
+    assert!(e.contains("row 7"), "{e}");
+}
