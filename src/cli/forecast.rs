@@ -130,9 +130,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "transform applied: {}{}",
         run.transform,
         if run.validation.is_empty() {
-            " (as requested)"
+            " (as requested)".to_string()
         } else {
-            " (chosen by validation on the last 20% of the training part)"
+            format!(
+                " (lowest validation RMSE on the last {:.0}% of the training part)",
+                config.validation_fraction * 100.0
+            )
         }
     );
     println!(
