@@ -1,0 +1,559 @@
+//! Time-series forecasting with a Gaussian mixture over sliding windows.
+//!
+//! The series is cut at `n_train = ⌊n (1 − test_fraction)⌋`. Every window of `W` past and `H`
+//! future values that lies inside the training part is a training sample; the mixture over
+//! them ([`window::WindowModel`]) forecasts by conditioning on the `W` known values
+//! ([`crate::condition`]): the conditional mean is the point forecast and the conditional
+//! quantiles give the intervals. Test origins are every `t` from `n_train − 1` on whose `H`
+//! future values exist; their past may reach back into the training part (it is known at
+//! forecast time), their targets are all in the test part.
+//!
+//! - Direct forecasts (default): one model over `W + H` values, all `H` steps at once.
+//! - Iterated (`iterated = true`): one model over `W + 1` values, applied `H` times feeding
+//!   the point forecast back; the intervals come from simulated paths that feed back draws.
+//!
+//! Non-stationary series can be differenced or taken relative to the last known value
+//! ([`window::Transform`]); `auto` picks the transform with the lowest RMSE on the last
+//! `validation_fraction` of the training part, fitted on the rest of it.
+//!
+//! Baselines on the same split: persistence (the last value) and a direct linear AR model of
+//! the same window fitted by least squares ([`baseline`]).
+
+pub mod baseline;
+pub mod plot;
+pub mod series;
+pub mod window;
+
+use nalgebra::DMatrix;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::FitConfig;
+use crate::covariance::CovarianceType;
+use crate::error::{GmmError, Result};
+
+pub use baseline::LinearAr;
+pub use series::{parse_series, Builtin};
+pub use window::{Transform, WindowModel};
+
+/// Which transform to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransformChoice {
+    /// Chosen by validation on the tail of the training part.
+    Auto,
+    /// This one.
+    Fixed(Transform),
+}
+
+impl std::str::FromStr for TransformChoice {
+    type Err = GmmError;
+    fn from_str(s: &str) -> Result<Self> {
+        if s == "auto" {
+            Ok(TransformChoice::Auto)
+        } else {
+            Ok(TransformChoice::Fixed(s.parse()?))
+        }
+    }
+}
+
+/// Settings of a forecast run.
+#[derive(Debug, Clone)]
+pub struct ForecastConfig {
+    /// Past values per window (W ≥ 1).
+    pub window: usize,
+    /// Future values per window (H ≥ 1).
+    pub horizon: usize,
+    /// Mixture components.
+    pub n_components: usize,
+    /// Covariance structure.
+    pub covariance_type: CovarianceType,
+    /// Fraction of the series (at its end) held out for testing, in (0, 1).
+    pub test_fraction: f64,
+    /// Fraction of the training part (at its end) used to choose the transform under `Auto`.
+    pub validation_fraction: f64,
+    /// The transform.
+    pub transform: TransformChoice,
+    /// Iterated one-step forecasts instead of direct H-step ones.
+    pub iterated: bool,
+    /// Probability of the central forecast intervals, e.g. 0.9.
+    pub level: f64,
+    /// Simulated paths per origin for the intervals of iterated forecasts.
+    pub n_paths: usize,
+    /// Seed of the fit and of the simulated paths.
+    pub seed: u64,
+    /// EM initialisations.
+    pub n_init: usize,
+    /// Ridge on the (standardised) feature covariances.
+    pub reg_covar: f64,
+}
+
+impl Default for ForecastConfig {
+    fn default() -> Self {
+        ForecastConfig {
+            window: 10,
+            horizon: 1,
+            n_components: 4,
+            covariance_type: CovarianceType::Full,
+            test_fraction: 0.2,
+            validation_fraction: 0.2,
+            transform: TransformChoice::Auto,
+            iterated: false,
+            level: 0.9,
+            n_paths: 200,
+            seed: 0,
+            n_init: 3,
+            reg_covar: 1e-4,
+        }
+    }
+}
+
+impl ForecastConfig {
+    fn fit_config(&self) -> FitConfig {
+        FitConfig::new(self.n_components)
+            .covariance_type(self.covariance_type)
+            .seed(self.seed)
+            .n_init(self.n_init)
+            .reg_covar(self.reg_covar)
+            .max_iter(300)
+    }
+
+    /// Checks the settings against a series of `n` values.
+    pub fn validate(&self, n: usize) -> Result<()> {
+        if self.window == 0 {
+            return Err(GmmError::param(
+                "window",
+                0,
+                "use at least 1 past value per window",
+            ));
+        }
+        if self.horizon == 0 {
+            return Err(GmmError::param(
+                "horizon",
+                0,
+                "forecast at least 1 step ahead",
+            ));
+        }
+        if self.n_components == 0 {
+            return Err(GmmError::param(
+                "n_components",
+                0,
+                "use at least 1 component",
+            ));
+        }
+        if !(self.test_fraction > 0.0 && self.test_fraction < 1.0) {
+            return Err(GmmError::param(
+                "test_fraction",
+                self.test_fraction,
+                "use a fraction strictly between 0 and 1 (default 0.2)",
+            ));
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return Err(GmmError::param(
+                "validation_fraction",
+                self.validation_fraction,
+                "use a fraction strictly between 0 and 1 (default 0.2)",
+            ));
+        }
+        if !(self.level > 0.0 && self.level < 1.0) {
+            return Err(GmmError::param(
+                "level",
+                self.level,
+                "use an interval probability strictly between 0 and 1 (default 0.9)",
+            ));
+        }
+        if self.iterated && self.n_paths < 2 {
+            return Err(GmmError::param(
+                "n_paths",
+                self.n_paths,
+                "iterated intervals need at least 2 simulated paths",
+            ));
+        }
+        if self.window + self.horizon > n {
+            return Err(GmmError::param(
+                "window",
+                self.window,
+                format!(
+                    "a window of {} past + {} future values is longer than the series ({n} values); use a shorter window or horizon",
+                    self.window, self.horizon
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// RMSE and MAE over every test origin and horizon step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Errors {
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+}
+
+impl Errors {
+    /// Errors of `forecast` against `truth` (same shape).
+    pub fn of(forecast: &DMatrix<f64>, truth: &DMatrix<f64>) -> Self {
+        let diff = forecast - truth;
+        let n = diff.len().max(1) as f64;
+        Errors {
+            rmse: (diff.iter().map(|e| e * e).sum::<f64>() / n).sqrt(),
+            mae: diff.iter().map(|e| e.abs()).sum::<f64>() / n,
+        }
+    }
+
+    /// RMSE per horizon step (one per column).
+    pub fn rmse_by_horizon(forecast: &DMatrix<f64>, truth: &DMatrix<f64>) -> Vec<f64> {
+        (0..truth.ncols())
+            .map(|h| {
+                let d = forecast.column(h) - truth.column(h);
+                (d.norm_squared() / d.len().max(1) as f64).sqrt()
+            })
+            .collect()
+    }
+}
+
+/// Validation RMSE (or why it could not be computed) of every transform tried.
+pub type TransformValidation = Vec<(Transform, std::result::Result<f64, String>)>;
+
+/// The mixture's forecasts at every test origin, each n_test × H.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixtureForecasts {
+    /// Point forecasts (conditional means).
+    pub point: DMatrix<f64>,
+    /// Lower ends of the central intervals.
+    pub lower: DMatrix<f64>,
+    /// Upper ends of the central intervals.
+    pub upper: DMatrix<f64>,
+}
+
+impl MixtureForecasts {
+    fn zeros(n: usize, h: usize) -> Self {
+        MixtureForecasts {
+            point: DMatrix::zeros(n, h),
+            lower: DMatrix::zeros(n, h),
+            upper: DMatrix::zeros(n, h),
+        }
+    }
+}
+
+/// Everything a forecast run produced.
+#[derive(Debug, Clone)]
+pub struct ForecastRun {
+    /// The series.
+    pub series: Vec<f64>,
+    /// Values in the training part.
+    pub n_train_points: usize,
+    /// Training windows.
+    pub n_train_windows: usize,
+    /// Test origins: index of the last known value of each forecast.
+    pub origins: Vec<usize>,
+    /// The transform applied.
+    pub transform: Transform,
+    /// Validation RMSE of every transform tried under `auto` (empty for a fixed transform).
+    pub validation: TransformValidation,
+    /// True future values, n_test × H.
+    pub truth: DMatrix<f64>,
+    /// Mixture point forecasts (conditional means), n_test × H.
+    pub gmm: DMatrix<f64>,
+    /// Lower ends of the central intervals, n_test × H.
+    pub lower: DMatrix<f64>,
+    /// Upper ends of the central intervals, n_test × H.
+    pub upper: DMatrix<f64>,
+    /// Persistence forecasts, n_test × H.
+    pub persistence: DMatrix<f64>,
+    /// Linear AR forecasts, n_test × H.
+    pub ar: DMatrix<f64>,
+    /// The settings.
+    pub config: ForecastConfig,
+}
+
+impl ForecastRun {
+    /// Number of test origins.
+    pub fn n_test(&self) -> usize {
+        self.origins.len()
+    }
+
+    /// Fraction of true values inside the mixture's intervals.
+    pub fn interval_coverage(&self) -> f64 {
+        let inside = self
+            .truth
+            .iter()
+            .zip(self.lower.iter().zip(self.upper.iter()))
+            .filter(|(t, (l, u))| *l <= *t && *t <= *u)
+            .count();
+        inside as f64 / self.truth.len().max(1) as f64
+    }
+
+    /// The report as JSON: errors of every method, the split and what was applied.
+    pub fn report_json(&self) -> serde_json::Value {
+        let method = |m: &DMatrix<f64>| {
+            let e = Errors::of(m, &self.truth);
+            serde_json::json!({
+                "rmse": e.rmse,
+                "mae": e.mae,
+                "rmse_by_horizon": Errors::rmse_by_horizon(m, &self.truth),
+            })
+        };
+        let validation: serde_json::Map<String, serde_json::Value> = self
+            .validation
+            .iter()
+            .map(|(t, r)| {
+                (
+                    t.as_str().to_string(),
+                    match r {
+                        Ok(v) => serde_json::json!(v),
+                        Err(e) => serde_json::json!({ "error": e }),
+                    },
+                )
+            })
+            .collect();
+        serde_json::json!({
+            "gmm": method(&self.gmm),
+            "persistence": method(&self.persistence),
+            "ar": method(&self.ar),
+            "window": self.config.window,
+            "horizon": self.config.horizon,
+            "n_components": self.config.n_components,
+            "covariance_type": self.config.covariance_type.as_str(),
+            "iterated": self.config.iterated,
+            "n_train": self.n_train_windows,
+            "n_test": self.n_test(),
+            "n_train_points": self.n_train_points,
+            "series_length": self.series.len(),
+            "test_fraction": self.config.test_fraction,
+            "transform": self.transform.as_str(),
+            "transform_requested": match self.config.transform {
+                TransformChoice::Auto => "auto",
+                TransformChoice::Fixed(t) => t.as_str(),
+            },
+            "transform_validation_rmse": validation,
+            "interval_level": self.config.level,
+            "interval_coverage": self.interval_coverage(),
+            "seed": self.config.seed,
+        })
+    }
+
+    /// The forecasts as CSV: one line per test origin and horizon step.
+    pub fn write_csv(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        writeln!(
+            w,
+            "origin,target_index,horizon,truth,gmm,gmm_lower,gmm_upper,persistence,ar"
+        )?;
+        for (i, &t) in self.origins.iter().enumerate() {
+            for h in 0..self.config.horizon {
+                writeln!(
+                    w,
+                    "{t},{},{},{},{},{},{},{},{}",
+                    t + 1 + h,
+                    h + 1,
+                    self.truth[(i, h)],
+                    self.gmm[(i, h)],
+                    self.lower[(i, h)],
+                    self.upper[(i, h)],
+                    self.persistence[(i, h)],
+                    self.ar[(i, h)],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Mixture forecasts (point, lower, upper) at `origins` of `y` with a fitted direct model.
+fn direct_forecasts(
+    model: &WindowModel,
+    y: &[f64],
+    origins: &[usize],
+    level: f64,
+) -> Result<MixtureForecasts> {
+    let w = model.window;
+    let mut f = MixtureForecasts::zeros(origins.len(), model.horizon);
+    for (i, &t) in origins.iter().enumerate() {
+        let cond = model.forecast(&y[t + 1 - w..=t])?;
+        let (lo, hi) = cond.interval(level)?;
+        f.point.row_mut(i).copy_from(&cond.mean().transpose());
+        f.lower.row_mut(i).copy_from(&lo.transpose());
+        f.upper.row_mut(i).copy_from(&hi.transpose());
+    }
+    Ok(f)
+}
+
+/// Iterated one-step forecasts with a model of horizon 1: the point forecast feeds back the
+/// conditional mean; the intervals are empirical quantiles of `n_paths` simulated paths that
+/// feed back draws.
+fn iterated_forecasts(
+    model: &WindowModel,
+    y: &[f64],
+    origins: &[usize],
+    horizon: usize,
+    config: &ForecastConfig,
+) -> Result<MixtureForecasts> {
+    let w = model.window;
+    let mut f = MixtureForecasts::zeros(origins.len(), horizon);
+    for (i, &t) in origins.iter().enumerate() {
+        let mut past: Vec<f64> = y[t + 1 - w..=t].to_vec();
+        for h in 0..horizon {
+            let next = model.forecast(&past[past.len() - w..])?.mean()[0];
+            f.point[(i, h)] = next;
+            past.push(next);
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        rng.set_stream(t as u64);
+        let mut paths = vec![Vec::with_capacity(config.n_paths); horizon];
+        for _ in 0..config.n_paths {
+            let mut past: Vec<f64> = y[t + 1 - w..=t].to_vec();
+            for path in paths.iter_mut() {
+                let next = model
+                    .forecast(&past[past.len() - w..])?
+                    .sample(1, &mut rng)?[(0, 0)];
+                path.push(next);
+                past.push(next);
+            }
+        }
+        for (h, mut path) in paths.into_iter().enumerate() {
+            path.sort_by(f64::total_cmp);
+            f.lower[(i, h)] = empirical_quantile(&path, 0.5 * (1.0 - config.level));
+            f.upper[(i, h)] = empirical_quantile(&path, 0.5 * (1.0 + config.level));
+        }
+    }
+    Ok(f)
+}
+
+/// Linear-interpolated quantile of sorted values.
+fn empirical_quantile(sorted: &[f64], p: f64) -> f64 {
+    let pos = p * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    sorted[lo] + (pos - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// Test origins of a series of `n` values split at `n_train`.
+fn test_origins(n: usize, n_train: usize, horizon: usize) -> Vec<usize> {
+    (n_train.saturating_sub(1)..n.saturating_sub(horizon)).collect()
+}
+
+/// Fits on `y[..n_train]` with `transform` and forecasts every test origin of `y`.
+fn fit_and_forecast(
+    y: &[f64],
+    n_train: usize,
+    transform: Transform,
+    config: &ForecastConfig,
+) -> Result<(WindowModel, Vec<usize>, MixtureForecasts)> {
+    let origins = test_origins(y.len(), n_train, config.horizon);
+    if origins.is_empty() {
+        return Err(GmmError::InvalidData(format!(
+            "the test part ({} values) is shorter than the horizon ({}); use a larger test fraction or a shorter horizon",
+            y.len() - n_train,
+            config.horizon
+        )));
+    }
+    let train = &y[..n_train];
+    let fit = config.fit_config();
+    let (model, forecasts) = if config.iterated {
+        let model = WindowModel::fit(train, transform, config.window, 1, &fit)?;
+        let f = iterated_forecasts(&model, y, &origins, config.horizon, config)?;
+        (model, f)
+    } else {
+        let model = WindowModel::fit(train, transform, config.window, config.horizon, &fit)?;
+        let f = direct_forecasts(&model, y, &origins, config.level)?;
+        (model, f)
+    };
+    Ok((model, origins, forecasts))
+}
+
+fn truth_at(y: &[f64], origins: &[usize], horizon: usize) -> DMatrix<f64> {
+    DMatrix::from_fn(origins.len(), horizon, |i, h| y[origins[i] + 1 + h])
+}
+
+/// Chooses a transform by validation RMSE on the tail of `train`.
+fn choose_transform(
+    train: &[f64],
+    config: &ForecastConfig,
+) -> Result<(Transform, TransformValidation)> {
+    let n_fit = ((train.len() as f64) * (1.0 - config.validation_fraction)).floor() as usize;
+    let mut results = Vec::new();
+    for t in Transform::ALL {
+        let r = if config.window < t.min_window() {
+            Err(format!("needs a window of at least {}", t.min_window()))
+        } else {
+            fit_and_forecast(train, n_fit, t, config)
+                .map(|(_, origins, f)| {
+                    Errors::of(&f.point, &truth_at(train, &origins, config.horizon)).rmse
+                })
+                .map_err(|e| e.to_string())
+        };
+        results.push((t, r));
+    }
+    let best = results
+        .iter()
+        .filter_map(|(t, r)| r.as_ref().ok().map(|v| (*t, *v)))
+        .filter(|(_, v)| v.is_finite())
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    match best {
+        Some((t, _)) => Ok((t, results)),
+        None => Err(GmmError::InvalidData(format!(
+            "no transform could be validated on the training part ({}); use a shorter window or horizon, fewer components, or give --transform",
+            results
+                .iter()
+                .map(|(t, r)| format!("{t}: {}", r.as_ref().err().cloned().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))),
+    }
+}
+
+/// Splits `y`, fits, forecasts the test part and evaluates the mixture and both baselines.
+pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
+    config.validate(y.len())?;
+    let n = y.len();
+    let n_train = ((n as f64) * (1.0 - config.test_fraction)).floor() as usize;
+    if n_train < config.window + config.horizon {
+        return Err(GmmError::param(
+            "test_fraction",
+            config.test_fraction,
+            format!(
+                "the training part has {n_train} values, fewer than one window of {} + {}; use a smaller test fraction or a shorter window",
+                config.window, config.horizon
+            ),
+        ));
+    }
+    let train = &y[..n_train];
+    let (transform, validation) = match config.transform {
+        TransformChoice::Fixed(t) => (t, Vec::new()),
+        TransformChoice::Auto => choose_transform(train, config)?,
+    };
+    let (model, origins, forecasts) = fit_and_forecast(y, n_train, transform, config)?;
+    let MixtureForecasts {
+        point: gmm,
+        lower,
+        upper,
+    } = forecasts;
+    let ar_model = LinearAr::fit(train, config.window, config.horizon)?;
+    let w = config.window;
+    let mut persistence = DMatrix::zeros(origins.len(), config.horizon);
+    let mut ar = DMatrix::zeros(origins.len(), config.horizon);
+    for (i, &t) in origins.iter().enumerate() {
+        let past = &y[t + 1 - w..=t];
+        persistence
+            .row_mut(i)
+            .copy_from(&baseline::persistence(past, config.horizon).transpose());
+        ar.row_mut(i)
+            .copy_from(&ar_model.forecast(past).transpose());
+    }
+    Ok(ForecastRun {
+        series: y.to_vec(),
+        n_train_points: n_train,
+        n_train_windows: model.n_windows,
+        truth: truth_at(y, &origins, config.horizon),
+        origins,
+        transform,
+        validation,
+        gmm,
+        lower,
+        upper,
+        persistence,
+        ar,
+        config: config.clone(),
+    })
+}

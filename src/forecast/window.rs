@@ -1,0 +1,285 @@
+//! Sliding windows of a series, the transforms applied to them, and the mixture fitted on
+//! them, which forecasts by conditioning on the known past.
+//!
+//! A window at origin `t` (the last known time) covers `W` past values `y[t−W+1..=t]` and
+//! `H` future values `y[t+1..=t+H]`. Its features depend on the transform:
+//!
+//! | transform     | past features (P)                       | future features (H)          | back to levels                  |
+//! |---------------|-----------------------------------------|------------------------------|---------------------------------|
+//! | `none`        | `(y − c)/s` for the W past values        | `(y_{t+h} − c)/s`            | `c + s·z`                       |
+//! | `diff`        | the W−1 differences inside the past      | `(y_{t+h} − y_{t+h−1})/s`    | `y_t + s·Σ_{j≤h} z_j`           |
+//! | `window-norm` | `(y_{t−j} − y_t)/s`, j = W−1..1 (W−1)    | `(y_{t+h} − y_t)/s`          | `y_t + s·z`                     |
+//!
+//! `c` is the mean and `s` the standard deviation of the training values for `none`; for the
+//! relative transforms `s` is the standard deviation of the training differences (so every
+//! transform hands EM numbers of order one). All three see the same W past values, so they
+//! compare fairly. Back-transforms are affine, so a conditional mixture over features maps
+//! exactly to a conditional mixture over future levels.
+
+use std::fmt;
+use std::str::FromStr;
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::condition::{ConditionalMixture, PatternConditioner};
+use crate::config::FitConfig;
+use crate::error::{GmmError, Result};
+use crate::model::GaussianMixture;
+
+/// How windows are turned into features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transform {
+    /// Values as they are (standardised by the training mean and deviation).
+    None,
+    /// First differences.
+    Diff,
+    /// Values relative to the last known value of the window.
+    WindowNorm,
+}
+
+impl Transform {
+    /// Every transform, in the order `auto` tries them.
+    pub const ALL: [Transform; 3] = [Transform::None, Transform::Diff, Transform::WindowNorm];
+
+    /// The command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transform::None => "none",
+            Transform::Diff => "diff",
+            Transform::WindowNorm => "window-norm",
+        }
+    }
+
+    /// Number of past features for a window of `w` values.
+    pub fn n_past(self, w: usize) -> usize {
+        match self {
+            Transform::None => w,
+            Transform::Diff | Transform::WindowNorm => w - 1,
+        }
+    }
+
+    /// The smallest window the transform can use.
+    pub fn min_window(self) -> usize {
+        match self {
+            Transform::None => 1,
+            Transform::Diff | Transform::WindowNorm => 2,
+        }
+    }
+}
+
+impl fmt::Display for Transform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Transform {
+    type Err = GmmError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Transform::None),
+            "diff" => Ok(Transform::Diff),
+            "window-norm" | "window_norm" => Ok(Transform::WindowNorm),
+            other => Err(GmmError::param(
+                "transform",
+                other,
+                "use auto, none, diff or window-norm",
+            )),
+        }
+    }
+}
+
+/// A transform with the centre and scale estimated on training values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Encoding {
+    /// The transform.
+    pub transform: Transform,
+    /// Subtracted before scaling (`none` only; 0 otherwise).
+    pub centre: f64,
+    /// Divides every feature.
+    pub scale: f64,
+}
+
+fn mean_sd(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let n = v.clone().count().max(1) as f64;
+    let mean = v.clone().sum::<f64>() / n;
+    let var = v.map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+impl Encoding {
+    /// Estimates centre and scale from the training values.
+    pub fn fit(transform: Transform, train: &[f64]) -> Self {
+        let (centre, scale) = match transform {
+            Transform::None => mean_sd(train.iter().copied()),
+            Transform::Diff | Transform::WindowNorm => {
+                let (_, sd) = mean_sd(train.windows(2).map(|p| p[1] - p[0]));
+                (0.0, sd)
+            }
+        };
+        Encoding {
+            transform,
+            centre,
+            scale: if scale > 0.0 && scale.is_finite() {
+                scale
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// Features of the past: `past` holds the W known values, oldest first.
+    pub fn past_features(&self, past: &[f64]) -> Vec<f64> {
+        let s = self.scale;
+        let last = *past.last().expect("a window has at least one value");
+        match self.transform {
+            Transform::None => past.iter().map(|v| (v - self.centre) / s).collect(),
+            Transform::Diff => past.windows(2).map(|p| (p[1] - p[0]) / s).collect(),
+            Transform::WindowNorm => past[..past.len() - 1]
+                .iter()
+                .map(|v| (v - last) / s)
+                .collect(),
+        }
+    }
+
+    /// Features of the future values given the last known value.
+    pub fn future_features(&self, last: f64, future: &[f64]) -> Vec<f64> {
+        let s = self.scale;
+        match self.transform {
+            Transform::None => future.iter().map(|v| (v - self.centre) / s).collect(),
+            Transform::Diff => {
+                let mut prev = last;
+                future
+                    .iter()
+                    .map(|&v| {
+                        let f = (v - prev) / s;
+                        prev = v;
+                        f
+                    })
+                    .collect()
+            }
+            Transform::WindowNorm => future.iter().map(|v| (v - last) / s).collect(),
+        }
+    }
+
+    /// The affine map (offset, matrix) from `h` future features to future levels.
+    pub fn to_levels(&self, last: f64, h: usize) -> (DVector<f64>, DMatrix<f64>) {
+        let s = self.scale;
+        match self.transform {
+            Transform::None => (
+                DVector::from_element(h, self.centre),
+                DMatrix::identity(h, h) * s,
+            ),
+            Transform::Diff => (
+                DVector::from_element(h, last),
+                DMatrix::from_fn(h, h, |i, j| if j <= i { s } else { 0.0 }),
+            ),
+            Transform::WindowNorm => (DVector::from_element(h, last), DMatrix::identity(h, h) * s),
+        }
+    }
+}
+
+/// Origins `t` (index of the last known value) of every full window inside `y[0..end]`.
+pub fn window_origins(window: usize, horizon: usize, end: usize) -> std::ops::Range<usize> {
+    let first = window - 1;
+    let last_excl = end.saturating_sub(horizon);
+    first..last_excl.max(first)
+}
+
+/// The feature matrix (one window per row) of the windows at `origins`.
+pub fn embed(
+    y: &[f64],
+    encoding: &Encoding,
+    window: usize,
+    horizon: usize,
+    origins: std::ops::Range<usize>,
+) -> DMatrix<f64> {
+    let p = encoding.transform.n_past(window);
+    let rows: Vec<Vec<f64>> = origins
+        .map(|t| {
+            let past = &y[t + 1 - window..=t];
+            let mut f = encoding.past_features(past);
+            f.extend(encoding.future_features(y[t], &y[t + 1..=t + horizon]));
+            f
+        })
+        .collect();
+    DMatrix::from_fn(rows.len(), p + horizon, |i, j| rows[i][j])
+}
+
+/// A mixture over windows that forecasts by conditioning on the past.
+#[derive(Debug, Clone)]
+pub struct WindowModel {
+    /// The encoding of windows into features.
+    pub encoding: Encoding,
+    /// Past values per window.
+    pub window: usize,
+    /// Future values per window.
+    pub horizon: usize,
+    /// The fitted mixture over `P + H` features.
+    pub model: GaussianMixture,
+    /// Number of training windows.
+    pub n_windows: usize,
+    conditioner: PatternConditioner,
+}
+
+impl WindowModel {
+    /// Fits on every full window of `train`.
+    pub fn fit(
+        train: &[f64],
+        transform: Transform,
+        window: usize,
+        horizon: usize,
+        config: &FitConfig,
+    ) -> Result<Self> {
+        if window < transform.min_window() {
+            return Err(GmmError::param(
+                "window",
+                window,
+                format!(
+                    "the {transform} transform needs a window of at least {} values",
+                    transform.min_window()
+                ),
+            ));
+        }
+        let encoding = Encoding::fit(transform, train);
+        let origins = window_origins(window, horizon, train.len());
+        let n_windows = origins.len();
+        let k = config.n_components;
+        if n_windows < 2 * k.max(1) {
+            return Err(GmmError::InvalidData(format!(
+                "only {n_windows} training windows of {window} + {horizon} values for {k} components (at least {} needed); use a shorter window or horizon, fewer components, or a smaller test fraction",
+                2 * k.max(1)
+            )));
+        }
+        let x = embed(train, &encoding, window, horizon, origins);
+        let model = GaussianMixture::fit(&x, config)?;
+        let p = transform.n_past(window);
+        let observed: Vec<usize> = (0..p).collect();
+        let conditioner = PatternConditioner::new(&model.params, &observed)?;
+        Ok(WindowModel {
+            encoding,
+            window,
+            horizon,
+            model,
+            n_windows,
+            conditioner,
+        })
+    }
+
+    /// The conditional mixture of the next `H` levels given the last `W` values (oldest first).
+    pub fn forecast(&self, past: &[f64]) -> Result<ConditionalMixture> {
+        if past.len() != self.window {
+            return Err(GmmError::InvalidData(format!(
+                "{} past values given for a window of {}",
+                past.len(),
+                self.window
+            )));
+        }
+        let features = self.encoding.past_features(past);
+        let cond = self.conditioner.condition(&features)?;
+        let (offset, map) = self
+            .encoding
+            .to_levels(*past.last().expect("window ≥ 1"), self.horizon);
+        cond.affine(&offset, &map)
+    }
+}

@@ -1,0 +1,341 @@
+//! Time-series forecasting: windows and transforms, near-exact forecasts of a noiseless sine,
+//! baselines, argument errors, and the command line.
+
+use gaussmix::forecast::window::{embed, window_origins, Encoding};
+use gaussmix::forecast::{
+    self, parse_series, Builtin, Errors, ForecastConfig, LinearAr, Transform, TransformChoice,
+};
+use gaussmix::CovarianceType;
+
+fn sine(n: usize, period: f64) -> Vec<f64> {
+    (0..n)
+        .map(|t| (2.0 * std::f64::consts::PI * t as f64 / period).sin())
+        .collect()
+}
+
+fn config(window: usize, horizon: usize, k: usize, transform: Transform) -> ForecastConfig {
+    ForecastConfig {
+        window,
+        horizon,
+        n_components: k,
+        transform: TransformChoice::Fixed(transform),
+        reg_covar: 1e-8,
+        ..ForecastConfig::default()
+    }
+}
+
+#[test]
+fn a_noiseless_sine_is_forecast_nearly_exactly() {
+    let y = sine(400, 23.0);
+    for transform in Transform::ALL {
+        for k in [1, 3] {
+            let run = forecast::run(&y, &config(4, 3, k, transform)).unwrap();
+            let e = Errors::of(&run.gmm, &run.truth);
+            let p = Errors::of(&run.persistence, &run.truth);
+            assert!(e.rmse < 1e-3, "{transform}, K={k}: rmse {}", e.rmse);
+            assert!(p.rmse > 0.1, "persistence should not be exact: {}", p.rmse);
+            assert!(
+                Errors::of(&run.ar, &run.truth).rmse < 1e-6,
+                "AR is exact on a sine"
+            );
+            assert_eq!(run.truth.ncols(), 3);
+            assert_eq!(run.n_test(), 400 - 320 - 3 + 1);
+        }
+    }
+}
+
+#[test]
+fn iterated_forecasts_of_a_sine_are_nearly_exact_too() {
+    let y = sine(300, 17.0);
+    let mut c = config(3, 6, 2, Transform::None);
+    c.iterated = true;
+    c.n_paths = 20;
+    let run = forecast::run(&y, &c).unwrap();
+    let e = Errors::of(&run.gmm, &run.truth);
+    assert!(e.rmse < 1e-3, "{}", e.rmse);
+    // intervals of a nearly deterministic system are narrow and contain the mean
+    for i in 0..run.n_test() {
+        for h in 0..6 {
+            assert!(run.lower[(i, h)] <= run.upper[(i, h)]);
+            assert!(run.upper[(i, h)] - run.lower[(i, h)] < 0.05);
+        }
+    }
+}
+
+#[test]
+fn transforms_map_back_to_the_original_values_exactly() {
+    let y: Vec<f64> = (0..40)
+        .map(|t| 3.0 + 0.5 * t as f64 + (t as f64).sin())
+        .collect();
+    let train = &y[..30];
+    for transform in Transform::ALL {
+        let enc = Encoding::fit(transform, train);
+        let (w, h) = (5, 4);
+        let x = embed(&y, &enc, w, h, window_origins(w, h, y.len()));
+        let p = transform.n_past(w);
+        for (i, t) in window_origins(w, h, y.len()).enumerate() {
+            let features: Vec<f64> = (p..p + h).map(|j| x[(i, j)]).collect();
+            let (offset, map) = enc.to_levels(y[t], h);
+            let back = offset + map * nalgebra::DVector::from_vec(features);
+            for j in 0..h {
+                assert!((back[j] - y[t + 1 + j]).abs() < 1e-12, "{transform}");
+            }
+            assert_eq!(enc.past_features(&y[t + 1 - w..=t]).len(), p);
+        }
+    }
+}
+
+#[test]
+fn window_norm_and_diff_follow_a_trend_that_none_cannot() {
+    // A sine on a steep linear trend: the test part lies above every training value.
+    let y: Vec<f64> = (0..400)
+        .map(|t| 0.2 * t as f64 + (2.0 * std::f64::consts::PI * t as f64 / 25.0).sin())
+        .collect();
+    let rmse = |t| {
+        let run = forecast::run(&y, &config(6, 2, 2, t)).unwrap();
+        Errors::of(&run.gmm, &run.truth).rmse
+    };
+    let (none, diff, norm) = (
+        rmse(Transform::None),
+        rmse(Transform::Diff),
+        rmse(Transform::WindowNorm),
+    );
+    assert!(
+        diff < 0.05 && norm < 0.05,
+        "diff {diff}, window-norm {norm}"
+    );
+    assert!(none > 10.0 * diff.max(norm), "none {none}");
+    // and auto finds a relative transform by validation inside the training part
+    let mut c = config(6, 2, 2, Transform::None);
+    c.transform = TransformChoice::Auto;
+    let run = forecast::run(&y, &c).unwrap();
+    assert_ne!(run.transform, Transform::None, "{:?}", run.validation);
+    assert_eq!(run.validation.len(), 3);
+}
+
+#[test]
+fn the_ar_baseline_recovers_an_exact_linear_recursion() {
+    // y_t = c + a1 y_{t−1} + a2 y_{t−2} with roots on the unit circle: a persistent
+    // oscillation around c / (1 − a1 − a2), which a window of 2 fits exactly.
+    let (a1, a2, c) = (2.0 * 0.3f64.cos(), -1.0, 0.7);
+    let mut y: Vec<f64> = vec![1.0, 0.0];
+    for t in 2..200 {
+        y.push(c + a1 * y[t - 1] + a2 * y[t - 2]);
+    }
+    let ar = LinearAr::fit(&y[..150], 2, 1).unwrap();
+    let coef = &ar.coefficients;
+    // intercept first, then the past values oldest first
+    assert!((coef[(0, 0)] - c).abs() < 1e-8, "{coef}");
+    assert!(
+        (coef[(1, 0)] - a2).abs() < 1e-8 && (coef[(2, 0)] - a1).abs() < 1e-8,
+        "{coef}"
+    );
+    let f = ar.forecast(&y[160..162]);
+    assert!((f[0] - y[162]).abs() < 1e-8);
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let y = sine(100, 10.0);
+    let err = |c: ForecastConfig| forecast::run(&y, &c).unwrap_err().to_string();
+    let e = err(config(0, 1, 1, Transform::None));
+    assert!(e.contains("window") && e.contains("at least 1"), "{e}");
+    let e = err(config(3, 0, 1, Transform::None));
+    assert!(e.contains("horizon") && e.contains("at least 1"), "{e}");
+    let e = err(config(99, 5, 1, Transform::None));
+    assert!(e.contains("longer than the series (100 values)"), "{e}");
+    for f in [0.0, 1.0, -0.1, 1.5, f64::NAN] {
+        let mut c = config(3, 1, 1, Transform::None);
+        c.test_fraction = f;
+        let e = err(c);
+        assert!(
+            e.contains("test_fraction") && e.contains("strictly between 0 and 1"),
+            "{f}: {e}"
+        );
+    }
+    let e = err(config(10, 5, 40, Transform::None));
+    assert!(
+        e.contains("training windows") && e.contains("40 components"),
+        "{e}"
+    );
+    let e = err(config(1, 1, 1, Transform::Diff));
+    assert!(e.contains("at least 2"), "{e}");
+    let mut c = config(3, 1, 1, Transform::None);
+    c.level = 1.0;
+    assert!(err(c).contains("level"));
+    // a test part shorter than the horizon
+    let mut c = config(3, 30, 1, Transform::None);
+    c.test_fraction = 0.25;
+    let e = err(c);
+    assert!(e.contains("shorter than the horizon"), "{e}");
+}
+
+#[test]
+fn series_are_read_from_lines_or_a_named_csv_column() {
+    assert_eq!(
+        parse_series("1\n2.5\n\n-3\n", None, "s").unwrap(),
+        vec![1.0, 2.5, -3.0]
+    );
+    assert_eq!(
+        parse_series("value\n1\n2\n", None, "s").unwrap(),
+        vec![1.0, 2.0]
+    );
+    let csv = "year,\"spots\",x\n1700,5,1\n1701,11,2\n";
+    assert_eq!(
+        parse_series(csv, Some("spots"), "s").unwrap(),
+        vec![5.0, 11.0]
+    );
+    let e = parse_series(csv, None, "f.csv").unwrap_err().to_string();
+    assert!(e.contains("--column"), "{e}");
+    let e = parse_series(csv, Some("nope"), "f.csv")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no column named 'nope'") && e.contains("year, spots, x"),
+        "{e}"
+    );
+    let e = parse_series("1\n2\nabc\n", None, "f.txt")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 3") && e.contains("'abc'"), "{e}");
+    let e = parse_series("1\nnan\n", None, "f.txt")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2"), "{e}");
+    assert!(parse_series("\n\n", None, "f").is_err());
+    assert_eq!(Builtin::SantaFe.series().len(), 1000);
+    assert_eq!(Builtin::Sunspots.series().len(), 309);
+}
+
+#[test]
+fn the_report_has_every_method_and_the_split() {
+    let y = Builtin::Sunspots.series();
+    let c = ForecastConfig {
+        window: 8,
+        horizon: 2,
+        n_components: 2,
+        covariance_type: CovarianceType::Full,
+        n_init: 1,
+        ..ForecastConfig::default()
+    };
+    let run = forecast::run(&y, &c).unwrap();
+    let r = run.report_json();
+    for m in ["gmm", "persistence", "ar"] {
+        assert!(r[m]["rmse"].as_f64().unwrap() > 0.0);
+        assert!(r[m]["mae"].as_f64().unwrap() > 0.0);
+        assert!(r[m]["mae"].as_f64().unwrap() <= r[m]["rmse"].as_f64().unwrap());
+    }
+    assert_eq!(r["window"], 8);
+    assert_eq!(r["horizon"], 2);
+    assert_eq!(r["n_test"].as_u64().unwrap() as usize, run.n_test());
+    assert_eq!(r["n_train"].as_u64().unwrap() as usize, 247 - 8 - 2 + 1);
+    assert!(r["transform"].is_string());
+    let cov = r["interval_coverage"].as_f64().unwrap();
+    assert!(cov > 0.5 && cov <= 1.0, "{cov}");
+    let mut csv = Vec::new();
+    run.write_csv(&mut csv).unwrap();
+    let text = String::from_utf8(csv).unwrap();
+    assert_eq!(text.lines().count(), 1 + run.n_test() * 2);
+}
+
+#[test]
+fn the_command_line_writes_the_report_csv_and_plot_and_rejects_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_gaussmix");
+    let report = dir.path().join("r.json");
+    let out = std::process::Command::new(bin)
+        .args([
+            "forecast",
+            "--builtin",
+            "sunspots",
+            "-k",
+            "2",
+            "--n-init",
+            "1",
+            "--out",
+        ])
+        .arg(dir.path())
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("transform applied"), "{stdout}");
+    assert!(stdout.contains("persistence") && stdout.contains("linear AR"));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert!(json["gmm"]["rmse"].as_f64().unwrap() > 0.0);
+    let png = std::fs::read(dir.path().join("forecast_sunspots.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(dir.path().join("forecast_sunspots.csv").exists());
+    // a CSV column from a file
+    let csv = dir.path().join("s.csv");
+    let mut text = String::from("t,v\n");
+    for (i, v) in sine(120, 12.0).iter().enumerate() {
+        text.push_str(&format!("{i},{v}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let out = std::process::Command::new(bin)
+        .args([
+            "forecast",
+            "--column",
+            "v",
+            "-w",
+            "4",
+            "--horizon",
+            "2",
+            "-k",
+            "1",
+            "--transform",
+            "none",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (args, needle) in [
+        (vec!["--window", "0"], "window"),
+        (vec!["--horizon", "0"], "horizon"),
+        (vec!["--test-fraction", "1.2"], "test_fraction"),
+        (vec!["--window", "400"], "longer than the series"),
+        (
+            vec!["--transform", "log"],
+            "use auto, none, diff or window-norm",
+        ),
+    ] {
+        let out = std::process::Command::new(bin)
+            .args(["forecast", "--builtin", "sunspots"])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn one_component_forecasts_are_the_least_squares_ar_forecasts() {
+    // A single Gaussian's conditional mean is linear in the past with the least-squares
+    // coefficients of the training windows, so with K = 1 (no transform, a negligible ridge)
+    // the mixture and the AR baseline must agree on real data.
+    let y = Builtin::Sunspots.series();
+    let mut c = config(9, 3, 1, Transform::None);
+    c.reg_covar = 1e-12;
+    let run = forecast::run(&y, &c).unwrap();
+    let diff = (&run.gmm - &run.ar).amax();
+    assert!(diff < 1e-6, "K = 1 differs from AR by {diff}");
+    // and with K = 3 it is a different, nonlinear forecaster
+    let mut c3 = config(9, 3, 3, Transform::None);
+    c3.reg_covar = 1e-6;
+    let run3 = forecast::run(&y, &c3).unwrap();
+    assert!((&run3.gmm - &run3.ar).amax() > 1.0);
+}
