@@ -1,0 +1,155 @@
+//! The training samples of a low-rank model: centred, stored one sample per column, with their
+//! Gram matrix. Shared (`Arc`) by the backend and every model fitted on them, so that EM
+//! iterations never copy the N × D data.
+
+use nalgebra::{DMatrix, DMatrixView, DVector};
+use rayon::prelude::*;
+
+use crate::linalg::{gemm, Strided};
+
+/// Output columns per parallel GEMM task (fixed, so results do not depend on the thread count).
+const GEMM_COLUMNS: usize = 64;
+
+/// Centred training samples `X_c` (as D × N columns), their centre, and `G = X_c X_cᵀ`.
+#[derive(Debug, PartialEq)]
+pub struct TrainingSet {
+    samples: DMatrix<f64>,
+    centre: DVector<f64>,
+    gram: DMatrix<f64>,
+}
+
+impl TrainingSet {
+    /// Centres `x` (N × D, one sample per row) on its mean and computes the Gram matrix.
+    pub fn new(x: &DMatrix<f64>) -> Self {
+        let n = x.nrows();
+        let centre = DVector::from_iterator(
+            x.ncols(),
+            x.column_iter().map(|c| c.sum() / n.max(1) as f64),
+        );
+        let mut samples = x.transpose();
+        for mut col in samples.column_iter_mut() {
+            col -= &centre;
+        }
+        Self::from_centred(samples, centre)
+    }
+
+    /// From samples already centred (D × N, one per column) and their centre (D).
+    pub fn from_centred(samples: DMatrix<f64>, centre: DVector<f64>) -> Self {
+        assert_eq!(samples.nrows(), centre.len(), "centre length");
+        let mut gram = transpose_times(&samples, samples.as_view());
+        // Exact symmetry: the two triangles come from separate GEMM tasks.
+        for j in 0..gram.ncols() {
+            for i in 0..j {
+                let v = 0.5 * (gram[(i, j)] + gram[(j, i)]);
+                gram[(i, j)] = v;
+                gram[(j, i)] = v;
+            }
+        }
+        TrainingSet {
+            samples,
+            centre,
+            gram,
+        }
+    }
+
+    /// Number of samples N.
+    pub fn n_samples(&self) -> usize {
+        self.samples.ncols()
+    }
+
+    /// Number of features D.
+    pub fn n_features(&self) -> usize {
+        self.samples.nrows()
+    }
+
+    /// The centred samples, one per column (D × N).
+    pub fn samples(&self) -> &DMatrix<f64> {
+        &self.samples
+    }
+
+    /// The centre that was subtracted (the mean of the training samples).
+    pub fn centre(&self) -> &DVector<f64> {
+        &self.centre
+    }
+
+    /// `G = X_c X_cᵀ` (N × N).
+    pub fn gram(&self) -> &DMatrix<f64> {
+        &self.gram
+    }
+
+    /// `X_c v` for the columns `v` of `vs` (D × m): N × m. O(N D m).
+    pub fn project(&self, vs: DMatrixView<'_, f64>) -> DMatrix<f64> {
+        transpose_times(&self.samples, vs)
+    }
+}
+
+/// `aᵀ b` with `a` D × N and `b` D × m, parallel over fixed blocks of output columns.
+pub(crate) fn transpose_times(a: &DMatrix<f64>, b: DMatrixView<'_, f64>) -> DMatrix<f64> {
+    assert_eq!(a.nrows(), b.nrows(), "inner dimensions differ");
+    let (n, m) = (a.ncols(), b.ncols());
+    let mut out = DMatrix::<f64>::zeros(n, m);
+    if n == 0 {
+        return out;
+    }
+    out.as_mut_slice()
+        .par_chunks_mut(n * GEMM_COLUMNS)
+        .enumerate()
+        .for_each(|(block, chunk)| {
+            let start = block * GEMM_COLUMNS;
+            let cols = chunk.len() / n;
+            let bv = b.columns(start, cols);
+            let mut target = nalgebra::DMatrixViewMut::from_slice(chunk, n, cols);
+            gemm(
+                1.0,
+                Strided::of(a).t(),
+                Strided::view(&bv),
+                0.0,
+                &mut target,
+            );
+        });
+    out
+}
+
+/// `a b` with `a` D × N and `b` N × m, parallel over fixed blocks of output columns.
+pub(crate) fn times(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
+    assert_eq!(a.ncols(), b.nrows(), "inner dimensions differ");
+    let (d, m) = (a.nrows(), b.ncols());
+    let mut out = DMatrix::<f64>::zeros(d, m);
+    if d == 0 {
+        return out;
+    }
+    out.as_mut_slice()
+        .par_chunks_mut(d * GEMM_COLUMNS)
+        .enumerate()
+        .for_each(|(block, chunk)| {
+            let start = block * GEMM_COLUMNS;
+            let cols = chunk.len() / d;
+            let bv = b.columns(start, cols);
+            let mut target = nalgebra::DMatrixViewMut::from_slice(chunk, d, cols);
+            gemm(1.0, Strided::of(a), Strided::view(&bv), 0.0, &mut target);
+        });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn centring_and_gram_match_their_definitions() {
+        let x = DMatrix::from_fn(7, 130, |i, j| {
+            ((i * 31 + j * 17) % 23) as f64 * 0.3 + j as f64
+        });
+        let t = TrainingSet::new(&x);
+        let mean = x.row_mean();
+        let xc = DMatrix::from_fn(7, 130, |i, j| x[(i, j)] - mean[j]);
+        assert!((t.samples() - xc.transpose()).amax() < 1e-12);
+        let g = &xc * xc.transpose();
+        assert!((t.gram() - &g).amax() < 1e-9 * g.amax());
+        assert_eq!(t.gram(), &t.gram().transpose());
+        let v = DMatrix::from_fn(130, 3, |i, j| (i + j) as f64 * 0.01);
+        assert!((t.project(v.as_view()) - &xc * &v).amax() < 1e-9);
+        let z = DMatrix::from_fn(7, 70, |i, j| (i as f64 - j as f64) * 0.1);
+        assert!((times(t.samples(), &z) - xc.transpose() * &z).amax() < 1e-9);
+    }
+}
