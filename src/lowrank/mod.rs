@@ -38,7 +38,7 @@ pub use training::TrainingSet;
 
 use nalgebra::DMatrix;
 
-use crate::config::FitConfig;
+use crate::config::{FitConfig, InitMethod};
 use crate::covariance::CovarianceType;
 use crate::device::Device;
 use crate::em::IterationEvent;
@@ -95,7 +95,14 @@ pub fn fit(
         ));
     }
     let mut backend = LowRankBackend::new(x);
-    let init_samples = x.transpose();
+    // Distance-based initialisations see the samples through an isometric N-dimensional
+    // embedding (same distances, N/D of the work); given means live in D dimensions.
+    let init_samples = match &config.init {
+        InitMethod::Means(_) => None,
+        _ if x.nrows() < x.ncols() => backend.training().isometric_coordinates(),
+        _ => None,
+    }
+    .unwrap_or_else(|| x.transpose());
     crate::em::fit(
         &mut backend,
         Some(&init_samples),

@@ -77,6 +77,29 @@ impl TrainingSet {
         &self.gram
     }
 
+    /// Coordinates of the samples in N dimensions with the same pairwise distances as the
+    /// data (an isometric embedding of their affine hull), one sample per column (N × N), or
+    /// `None` if the samples are affinely dependent (e.g. duplicates).
+    ///
+    /// Distance-based initialisations (k-means, k-means++, seeds drawn from the data) depend
+    /// only on distances between samples and means of samples, so they give the same result
+    /// on these coordinates at N/D of the cost. They come from the Cholesky factor `L` of
+    /// `G + α 11ᵀ` (α > 0 fills the direction that centring removed without changing any
+    /// distance: `‖l_i − l_j‖² = G_ii + G_jj − 2 G_ij = ‖x_i − x_j‖²`).
+    pub fn isometric_coordinates(&self) -> Option<DMatrix<f64>> {
+        let n = self.n_samples();
+        let alpha = self.gram.trace() / n as f64;
+        if !(alpha > 0.0 && alpha.is_finite()) {
+            return None;
+        }
+        let shifted = self.gram.add_scalar(alpha);
+        let l = nalgebra::linalg::Cholesky::new(shifted)?.unpack();
+        if l.diagonal().iter().any(|v| !(*v > 0.0 && v.is_finite())) {
+            return None;
+        }
+        Some(l.transpose())
+    }
+
     /// `X_c v` for the columns `v` of `vs` (D × m): N × m. O(N D m).
     pub fn project(&self, vs: DMatrixView<'_, f64>) -> DMatrix<f64> {
         transpose_times(&self.samples, vs)
@@ -91,22 +114,19 @@ pub(crate) fn transpose_times(a: &DMatrix<f64>, b: DMatrixView<'_, f64>) -> DMat
     if n == 0 {
         return out;
     }
-    out.as_mut_slice()
-        .par_chunks_mut(n * GEMM_COLUMNS)
-        .enumerate()
-        .for_each(|(block, chunk)| {
-            let start = block * GEMM_COLUMNS;
-            let cols = chunk.len() / n;
-            let bv = b.columns(start, cols);
-            let mut target = nalgebra::DMatrixViewMut::from_slice(chunk, n, cols);
-            gemm(
-                1.0,
-                Strided::of(a).t(),
-                Strided::view(&bv),
-                0.0,
-                &mut target,
-            );
-        });
+    let block = |start: usize, chunk: &mut [f64]| {
+        let cols = chunk.len() / n;
+        let bv = b.columns(start, cols);
+        let mut target = nalgebra::DMatrixViewMut::from_slice(chunk, n, cols);
+        gemm(
+            1.0,
+            Strided::of(a).t(),
+            Strided::view(&bv),
+            0.0,
+            &mut target,
+        );
+    };
+    for_column_blocks(out.as_mut_slice(), n, block);
     out
 }
 
@@ -118,17 +138,27 @@ pub(crate) fn times(a: &DMatrix<f64>, b: &DMatrix<f64>) -> DMatrix<f64> {
     if d == 0 {
         return out;
     }
-    out.as_mut_slice()
-        .par_chunks_mut(d * GEMM_COLUMNS)
-        .enumerate()
-        .for_each(|(block, chunk)| {
-            let start = block * GEMM_COLUMNS;
-            let cols = chunk.len() / d;
-            let bv = b.columns(start, cols);
-            let mut target = nalgebra::DMatrixViewMut::from_slice(chunk, d, cols);
-            gemm(1.0, Strided::of(a), Strided::view(&bv), 0.0, &mut target);
-        });
+    let block = |start: usize, chunk: &mut [f64]| {
+        let cols = chunk.len() / d;
+        let bv = b.columns(start, cols);
+        let mut target = nalgebra::DMatrixViewMut::from_slice(chunk, d, cols);
+        gemm(1.0, Strided::of(a), Strided::view(&bv), 0.0, &mut target);
+    };
+    for_column_blocks(out.as_mut_slice(), d, block);
     out
+}
+
+/// Runs `block(first_column, columns)` over fixed blocks of `GEMM_COLUMNS` columns of a
+/// column-major output with `rows` rows: in parallel when there are several blocks, inline
+/// when there is one (a single draw or a small batch pays no thread hand-off).
+fn for_column_blocks(out: &mut [f64], rows: usize, block: impl Fn(usize, &mut [f64]) + Sync) {
+    if out.len() <= rows * GEMM_COLUMNS {
+        block(0, out);
+        return;
+    }
+    out.par_chunks_mut(rows * GEMM_COLUMNS)
+        .enumerate()
+        .for_each(|(b, chunk)| block(b * GEMM_COLUMNS, chunk));
 }
 
 #[cfg(test)]
@@ -151,5 +181,30 @@ mod tests {
         assert!((t.project(v.as_view()) - &xc * &v).amax() < 1e-9);
         let z = DMatrix::from_fn(7, 70, |i, j| (i as f64 - j as f64) * 0.1);
         assert!((times(t.samples(), &z) - xc.transpose() * &z).amax() < 1e-9);
+    }
+
+    #[test]
+    fn isometric_coordinates_keep_every_distance() {
+        let x = DMatrix::from_fn(9, 40, |i, j| {
+            ((i * 13 + j * 7) % 17) as f64 * 0.2 + (i * j) as f64 * 0.01
+        });
+        let t = TrainingSet::new(&x);
+        let y = t.isometric_coordinates().unwrap();
+        assert_eq!(y.shape(), (9, 9));
+        for i in 0..9 {
+            for j in 0..9 {
+                let dx = (x.row(i) - x.row(j)).norm_squared();
+                let dy = (y.column(i) - y.column(j)).norm_squared();
+                assert!(
+                    (dx - dy).abs() < 1e-10 * (1.0 + dx),
+                    "{i},{j}: {dx} vs {dy}"
+                );
+            }
+        }
+        let dup = DMatrix::from_fn(4, 10, |i, j| if i < 2 { j as f64 } else { (j * i) as f64 });
+        assert!(
+            TrainingSet::new(&dup).isometric_coordinates().is_none(),
+            "duplicate rows"
+        );
     }
 }
