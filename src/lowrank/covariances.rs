@@ -157,10 +157,7 @@ impl LowRankCovariances {
         if self.centred_means.iter().any(|v| !v.is_finite()) {
             return bad("the weighted means");
         }
-        if self.training.centre().iter().any(|v| !v.is_finite()) {
-            return bad("the data centre");
-        }
-        if self.training.samples().iter().any(|v| !v.is_finite()) {
+        if !self.training.is_finite() {
             return bad("the training data");
         }
         Ok(())

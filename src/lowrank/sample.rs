@@ -9,7 +9,6 @@ use rand_distr::StandardNormal;
 use crate::error::{GmmError, Result};
 use crate::lowrank::covariances::LowRankCovariances;
 use crate::lowrank::factor::ComponentFactor;
-use crate::lowrank::training::times;
 
 impl LowRankCovariances {
     /// Maps standard-normal columns `z` (D × m) to centred draws of component `k` (D × m): `z`
@@ -70,7 +69,8 @@ impl LowRankCovariances {
         Ok(())
     }
 
-    /// `A_S ζ + √λ ε` with `A_S` the columns of `A_k` kept in the factor (D × |S|).
+    /// `A_S ζ + √λ ε` with `A_S` the columns of `A_k` kept in the factor (D × |S|): for each
+    /// draw, `Σ_a s_a ζ_a x_a − μ_k Σ_a s_a ζ_a`, |S| contiguous AXPYs over the samples.
     fn apply_factor(
         &self,
         k: usize,
@@ -79,26 +79,25 @@ impl LowRankCovariances {
         eps: DMatrix<f64>,
     ) -> DMatrix<f64> {
         let mut out = eps * self.reg_covar.sqrt();
-        if f.n_active() == 0 {
-            return out;
-        }
         let samples = self.training.samples();
-        let mu = self.centred_means.column(k);
         let d = self.n_features();
-        let mut a = DMatrix::<f64>::zeros(d, f.n_active());
-        for (a_idx, &i) in f.active.iter().enumerate() {
-            let s = f.scale[a_idx];
-            let src = samples.column(i);
-            for ((dst, x), m) in a
-                .column_mut(a_idx)
-                .iter_mut()
-                .zip(src.iter())
-                .zip(mu.iter())
-            {
-                *dst = s * (x - m);
+        let mu = self.centred_means.column(k);
+        let mu = mu.as_slice();
+        for (t, mut col) in out.column_iter_mut().enumerate() {
+            let col = col.as_mut_slice();
+            let mut total = 0.0;
+            for (a, &i) in f.active.iter().enumerate() {
+                let c = f.scale[a] * zeta[(a, t)];
+                total += c;
+                let x = &samples.as_slice()[i * d..(i + 1) * d];
+                for (o, v) in col.iter_mut().zip(x) {
+                    *o += c * v;
+                }
+            }
+            for (o, m) in col.iter_mut().zip(mu) {
+                *o -= total * m;
             }
         }
-        out += times(&a, zeta);
         out
     }
 }

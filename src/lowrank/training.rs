@@ -16,6 +16,8 @@ pub struct TrainingSet {
     samples: DMatrix<f64>,
     centre: DVector<f64>,
     gram: DMatrix<f64>,
+    /// Whether every sample and centre value is finite (checked once: the set is immutable).
+    finite: bool,
 }
 
 impl TrainingSet {
@@ -45,11 +47,18 @@ impl TrainingSet {
                 gram[(j, i)] = v;
             }
         }
+        let finite = samples.iter().all(|v| v.is_finite()) && centre.iter().all(|v| v.is_finite());
         TrainingSet {
             samples,
             centre,
             gram,
+            finite,
         }
+    }
+
+    /// Whether every stored value is finite.
+    pub fn is_finite(&self) -> bool {
+        self.finite
     }
 
     /// Number of samples N.
