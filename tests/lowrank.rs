@@ -258,7 +258,7 @@ fn sampling_has_the_dense_moments() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let n = 6000;
     let (draws, labels) = lr_model.sample(n, &mut rng).unwrap();
-    for k in 0..K {
+    for (k, sigma) in dense_covs.iter().enumerate() {
         let rows: Vec<usize> = (0..n).filter(|&i| labels[i] == k).collect();
         let m = rows.len() as f64;
         let expected = dense.weights()[k] * n as f64;
@@ -269,7 +269,7 @@ fn sampling_has_the_dense_moments() {
         let mean = DMatrix::from_fn(1, D, |_, j| {
             rows.iter().map(|&i| draws[(i, j)]).sum::<f64>() / m
         });
-        let trace: f64 = dense_covs[k].trace();
+        let trace: f64 = sigma.trace();
         let err = (mean - dense.means().row(k)).norm_squared();
         // E‖x̄ − μ‖² = tr Σ / m; allow five times that.
         assert!(

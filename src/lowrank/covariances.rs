@@ -105,7 +105,7 @@ impl LowRankCovariances {
     }
 
     fn factorise(&self) -> Result<Vec<ComponentFactor>> {
-        if !(self.reg_covar > 0.0) {
+        if self.reg_covar.is_nan() || self.reg_covar <= 0.0 {
             return Err(GmmError::NotPositiveDefinite {
                 component: 0,
                 reg_covar: self.reg_covar,
@@ -196,7 +196,7 @@ impl LowRankCovariances {
         }
         for c in 0..k {
             let col = self.weights.column(c);
-            if col.iter().any(|v| !(*v >= 0.0)) {
+            if col.iter().any(|v| v.is_nan() || *v < 0.0) {
                 return bad(format!("component {c} has a negative or NaN sample weight"));
             }
             let sum = col.sum();

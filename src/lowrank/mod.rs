@@ -87,7 +87,7 @@ pub fn fit(
             "the low-rank path fits full covariances only; use the dense path for other types",
         ));
     }
-    if !(config.reg_covar > 0.0) {
+    if config.reg_covar.is_nan() || config.reg_covar <= 0.0 {
         return Err(GmmError::param(
             "reg_covar",
             config.reg_covar,
