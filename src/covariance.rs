@@ -131,7 +131,7 @@ impl Covariances {
             }
             Covariances::Diag(v) => v.add_scalar_mut(reg),
             Covariances::Spherical(v) => v.add_scalar_mut(reg),
-            Covariances::LowRank(lr) => lr.reg_covar += reg,
+            Covariances::LowRank(lr) => lr.add_ridge(reg),
         }
     }
 
