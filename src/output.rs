@@ -52,6 +52,14 @@ pub fn write_atomic(
         write(&mut w).map_err(fail)?;
         w.flush().map_err(fail)?;
     }
+    // Temporary files are private (0600); the finished output gets the usual 0644.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(fail)?;
+    }
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
