@@ -462,8 +462,8 @@ impl GpuBackend {
             enc.copy_buffer_to_buffer(partial, 0, &staging, at, bytes);
             at += bytes;
         }
-        self.ctx.queue().submit([enc.finish()]);
-        self.ctx.map_read(&staging)
+        let index = self.ctx.queue().submit([enc.finish()]);
+        self.ctx.map_read(&staging, index)
     }
 }
 

@@ -1,10 +1,19 @@
 //! The wgpu device the GPU engine runs on: created here (headless) or handed in by another
 //! wgpu application.
 
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::error::{GmmError, Result};
 use crate::gpu::kernels::Kernels;
+
+/// How long to wait for a map callback before polling the device again.
+const CALLBACK_POLL: Duration = Duration::from_millis(20);
+/// How long a map callback may lag behind its (finished) submission before the device is
+/// taken to be hung. Generous: under heavy load another thread may be descheduled between
+/// retiring our submission and firing our callback.
+const CALLBACK_PATIENCE: Duration = Duration::from_secs(120);
 
 /// What the engine reports about an adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,15 +217,6 @@ impl GpuContext {
         Ok(())
     }
 
-    /// Waits until the queue is idle.
-    pub(crate) fn wait(&self) -> Result<()> {
-        self.inner
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GmmError::Gpu(format!("waiting for the GPU failed: {e}")))?;
-        self.check_faults()
-    }
-
     /// Runs `f` (buffer creation, say) and turns an out-of-memory or validation error on the
     /// device into an error naming `what`.
     pub(crate) fn scoped<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
@@ -264,31 +264,66 @@ impl GpuContext {
             enc.copy_buffer_to_buffer(buf, offset, &staging, at, bytes);
             at += bytes;
         }
-        self.inner.queue.submit([enc.finish()]);
-        self.map_read(&staging)
+        let index = self.inner.queue.submit([enc.finish()]);
+        self.map_read(&staging, index)
     }
 
-    /// Maps a `MAP_READ` buffer, waits, and returns its contents as f32.
-    pub(crate) fn map_read(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+    /// Maps a `MAP_READ` buffer written by submission `index`, waits, and returns its
+    /// contents as f32.
+    ///
+    /// The device may be shared by several threads (the process-wide [`GpuContext::shared`],
+    /// or an application's device). wgpu fires a map callback on whichever thread's `poll`
+    /// retires the submission, *after* that poll has released the device: so our own poll can
+    /// return with the work done while the callback is still about to run on another thread.
+    /// Hence we wait for the callback itself, polling again while it has not come, rather than
+    /// expecting it the moment our poll returns.
+    pub(crate) fn map_read(
+        &self,
+        staging: &wgpu::Buffer,
+        index: wgpu::SubmissionIndex,
+    ) -> Result<Vec<f32>> {
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
-        self.wait()?;
-        match rx.try_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
+        let mut done_since: Option<Instant> = None;
+        let mapped = loop {
+            if let Err(e) = self.inner.device.poll(wgpu::PollType::Wait {
+                submission_index: Some(index.clone()),
+                timeout: None,
+            }) {
                 self.check_faults()?;
                 return Err(GmmError::Gpu(format!(
-                    "reading results back from the GPU failed ({e}); the device may have been lost"
+                    "waiting for the GPU failed ({e}); the device may have been lost: rerun, or use --device cpu"
                 )));
             }
-            Err(_) => {
-                return Err(GmmError::Gpu(
-                    "the GPU did not finish the work (device lost or hung)".into(),
-                ))
+            match rx.recv_timeout(CALLBACK_POLL) {
+                Ok(r) => break r,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.check_faults()?;
+                    let since = *done_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > CALLBACK_PATIENCE {
+                        return Err(GmmError::Gpu(format!(
+                            "the GPU finished the work but the read-back was not delivered within {} s (device hung or lost); rerun, or use --device cpu",
+                            CALLBACK_PATIENCE.as_secs()
+                        )));
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.check_faults()?;
+                    return Err(GmmError::Gpu(
+                        "the GPU dropped the read-back without completing it (device lost); rerun, or use --device cpu".into(),
+                    ));
+                }
             }
+        };
+        if let Err(e) = mapped {
+            self.check_faults()?;
+            return Err(GmmError::Gpu(format!(
+                "reading results back from the GPU failed ({e}); the device may have been lost: rerun, or use --device cpu"
+            )));
         }
+        self.check_faults()?;
         let out = {
             let view = staging
                 .get_mapped_range(..)
