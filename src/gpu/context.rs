@@ -62,6 +62,15 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
     .collect()
 }
 
+/// What the device's callbacks reported.
+#[derive(Default)]
+struct Faults {
+    /// Why the device was lost, once it is (sticky: a lost device stays lost).
+    lost: Option<String>,
+    /// Uncaptured errors not yet reported.
+    errors: Vec<String>,
+}
+
 struct Inner {
     device: wgpu::Device,
     queue: wgpu::Queue,
@@ -69,7 +78,7 @@ struct Inner {
     limits: wgpu::Limits,
     kernels: OnceLock<Kernels>,
     /// Uncaptured errors and device loss, recorded by callbacks on a device we created.
-    faults: Arc<Mutex<Vec<String>>>,
+    faults: Arc<Mutex<Faults>>,
 }
 
 /// A wgpu device and queue with the engine's compiled kernels. Cheap to clone (shared).
@@ -121,16 +130,16 @@ impl GpuContext {
             ..Default::default()
         }))
         .map_err(|e| GmmError::Gpu(format!("could not open a device on {}: {e}", info.name)))?;
-        let faults = Arc::new(Mutex::new(Vec::new()));
+        let faults = Arc::new(Mutex::new(Faults::default()));
         let f = faults.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            f.lock().unwrap().push(e.to_string());
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            f.errors.push(e.to_string());
         }));
         let f = faults.clone();
         device.set_device_lost_callback(move |reason, msg| {
-            f.lock()
-                .unwrap()
-                .push(format!("the GPU device was lost ({reason:?}: {msg})"));
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            f.lost = Some(format!("{reason:?}: {msg}"));
         });
         let limits = device.limits();
         Ok(GpuContext {
@@ -155,7 +164,7 @@ impl GpuContext {
                 adapter: None,
                 limits: device.limits(),
                 kernels: OnceLock::new(),
-                faults: Arc::new(Mutex::new(Vec::new())),
+                faults: Arc::new(Mutex::new(Faults::default())),
             }),
         }
     }
@@ -207,14 +216,41 @@ impl GpuContext {
             .get_or_init(|| Kernels::new(&self.inner.device))
     }
 
-    /// Fails with the first recorded fault (validation error, device loss), if any.
+    /// Fails when the device was lost (every later call fails too), or with the first
+    /// uncaptured error recorded since the last check.
     pub(crate) fn check_faults(&self) -> Result<()> {
-        let mut f = self.inner.faults.lock().unwrap();
-        if let Some(first) = f.first().cloned() {
-            f.clear();
+        let has_errors = {
+            let f = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
+            f.lost.is_none() && !f.errors.is_empty()
+        };
+        if has_errors {
+            // A destroyed or lost device reports its loss only from a later poll, while
+            // work on it already fails validation ("buffer is invalid"): poll once so that
+            // the loss, the cause, is what we report.
+            let _ = self.inner.device.poll(wgpu::PollType::Poll);
+        }
+        let mut f = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(why) = f.lost.clone() {
+            f.errors.clear();
+            return Err(GmmError::Gpu(format!(
+                "the GPU device was lost ({why}); nothing was written from this run: rerun it, or use --device cpu"
+            )));
+        }
+        if let Some(first) = f.errors.first().cloned() {
+            f.errors.clear();
             return Err(GmmError::Gpu(first));
         }
         Ok(())
+    }
+
+    /// Whether the device was lost (as far as its callbacks have said).
+    pub fn is_lost(&self) -> bool {
+        self.inner
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .lost
+            .is_some()
     }
 
     /// Runs `f` (buffer creation, say) and turns an out-of-memory or validation error on the
