@@ -211,7 +211,13 @@ enum Res<'a> {
 impl GpuBackend {
     /// Uploads `x` (N × D, one sample per row) to the device as f32.
     pub fn from_host(ctx: &GpuContext, x: &DMatrix<f64>) -> Result<Self> {
-        Self::upload(ctx, x, None)
+        Self::upload(ctx, x, None, true)
+    }
+
+    /// Uploads `x` for queries (E-steps only): no f64 copy is kept on the host, so an M-step
+    /// has no CPU fallback.
+    pub(crate) fn from_host_for_queries(ctx: &GpuContext, x: &DMatrix<f64>) -> Result<Self> {
+        Self::upload(ctx, x, None, false)
     }
 
     /// As [`GpuBackend::from_host`], with at most `max_chunk_rows` rows (rounded up to a
@@ -222,7 +228,7 @@ impl GpuBackend {
         x: &DMatrix<f64>,
         max_chunk_rows: usize,
     ) -> Result<Self> {
-        Self::upload(ctx, x, Some(max_chunk_rows))
+        Self::upload(ctx, x, Some(max_chunk_rows), true)
     }
 
     /// Uses data that already live on the device: `buffer` holds `n_samples × n_features` f32
@@ -345,7 +351,12 @@ impl GpuBackend {
         Ok(rows)
     }
 
-    fn upload(ctx: &GpuContext, x: &DMatrix<f64>, max_chunk_rows: Option<usize>) -> Result<Self> {
+    fn upload(
+        ctx: &GpuContext,
+        x: &DMatrix<f64>,
+        max_chunk_rows: Option<usize>,
+        keep_host: bool,
+    ) -> Result<Self> {
         let (n, d) = x.shape();
         if n == 0 || d == 0 {
             return Err(GmmError::InvalidData(format!(
@@ -364,7 +375,7 @@ impl GpuBackend {
             segments: Vec::new(),
             max_chunk_rows,
             state: None,
-            host: Some(Arc::new(x.transpose())),
+            host: keep_host.then(|| Arc::new(x.transpose())),
             fallback_cpu: None,
             reg_covar: DEFAULT_REG_COVAR,
             m_steps: 0,
@@ -658,6 +669,28 @@ impl Backend for GpuBackend {
     }
 
     fn e_step(&mut self, params: &MixtureParams) -> Result<f64> {
+        let mean = self.run_e_step(params)?;
+        if !mean.is_finite() {
+            return Err(GmmError::InvalidData(format!(
+                "the log-likelihood became {mean} on the GPU (f32): some samples have zero density under every component; scale the data, raise reg_covar or use --device cpu (f64)"
+            )));
+        }
+        Ok(mean)
+    }
+
+    fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {
+        self.m_step_with_fallback(covariance_type)
+    }
+
+    fn responsibilities(&self) -> Result<DMatrix<f64>> {
+        self.read_responsibilities()
+    }
+}
+
+impl GpuBackend {
+    /// The E-step on the device under `params`: keeps responsibilities and per-sample
+    /// log-likelihoods on the device and returns the mean log-likelihood (maybe non-finite).
+    pub(crate) fn run_e_step(&mut self, params: &MixtureParams) -> Result<f64> {
         self.ctx.check_faults()?;
         let k = params.n_components();
         let d = self.d;
@@ -762,16 +795,12 @@ impl Backend for GpuBackend {
         let partial = self.ctx.read_f32(&sources)?;
         self.state.as_mut().expect("state").has_resp = true;
         let total: f64 = partial.iter().map(|&v| v as f64).sum();
-        let mean = total / self.n as f64;
-        if !mean.is_finite() {
-            return Err(GmmError::InvalidData(format!(
-                "the log-likelihood became {mean} on the GPU (f32): some samples have zero density under every component; scale the data, raise reg_covar or use --device cpu (f64)"
-            )));
-        }
-        Ok(mean)
+        Ok(total / self.n as f64)
     }
 
-    fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {
+    /// The M-step statistics from the device, replaced by f64 ones from the CPU (or given a
+    /// larger ridge) when they are unusable.
+    fn m_step_with_fallback(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {
         let stats = self.gpu_m_step_stats(covariance_type)?;
         self.m_steps += 1;
         let Some(problem) = stats_problem(&stats, self.reg_covar) else {
@@ -815,13 +844,7 @@ impl Backend for GpuBackend {
         }
     }
 
-    fn responsibilities(&self) -> Result<DMatrix<f64>> {
-        GpuBackend::read_responsibilities(self)
-    }
-}
-
-impl GpuBackend {
-    fn read_responsibilities(&self) -> Result<DMatrix<f64>> {
+    pub(crate) fn read_responsibilities(&self) -> Result<DMatrix<f64>> {
         let state = self.state()?;
         let sources: Vec<_> = state
             .chunks

@@ -7,6 +7,7 @@
 //!   `wgpu::Buffer` the application already fills ([`GpuBackend::from_buffer`]); data and
 //!   responsibilities stay on the device, and only parameters and per-group partial statistics
 //!   (reduced on the host in f64) cross the bus.
+//! - [`query`] scores and classifies samples under a fitted model with the E-step kernels.
 //! - The arithmetic on the device is f32. Covariances are accumulated as centred scatters
 //!   (means first), so they do not suffer the cancellation of `E[xxᵀ] − μμᵀ`; the Cholesky
 //!   factorisation stays on the host in f64.
@@ -14,6 +15,7 @@
 pub mod backend;
 pub mod context;
 pub mod kernels;
+pub mod query;
 
 use nalgebra::DMatrix;
 
