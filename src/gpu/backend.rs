@@ -751,7 +751,7 @@ impl GpuBackend {
             };
             let uniform = self.uniform(dims);
             let (pipeline, per_group) = if full {
-                (&kernels.estep_full, ESTEP_FULL_SAMPLES)
+                kernels.estep_full_for(d)
             } else {
                 (&kernels.estep_diag, ESTEP_DIAG_SAMPLES)
             };
