@@ -6,8 +6,12 @@
 // The Mahalanobis term is a tiled product Y = (X - mu_k) U_k through workgroup memory:
 // a workgroup owns TS samples of one component, walks the output columns in tiles of TJ and
 // the reduction index in steps of TL (skipping the zero lower triangle of U), and each of its
-// 16 x 16 threads keeps a 4 x 4 block of Y in registers. Squares of Y are summed per sample and
-// reduced across the 16 column threads at the end.
+// TX x TY = 256 threads keeps a 4 x 4 block of Y in registers. Squares of Y are summed per
+// sample and reduced across the TX column threads at the end.
+//
+// The engine compiles this file as is (TJ = 64, for D > 32) and with the TILE line below
+// replaced for TJ = 32 (17 <= D <= 32) and TJ = 16 (D <= 16), so that small dimensions do not
+// compute 64-column tiles that are mostly zero. Narrower tiles take more samples per workgroup.
 
 struct Dims {
     rows: u32,          // samples in this chunk
@@ -27,17 +31,19 @@ struct Dims {
 @group(0) @binding(4) var<storage, read> log_const: array<f32>;  // k
 @group(0) @binding(5) var<storage, read_write> wlp: array<f32>;  // rows x k
 
-const TS: u32 = 64u; // samples per workgroup
-const TJ: u32 = 64u; // output columns per tile
-const TL: u32 = 16u; // reduction depth per step
+// TILE: output columns per tile, reduction depth per step.
+const TJ: u32 = 64u; const TL: u32 = 16u;
+const TX: u32 = TJ / 4u;   // column threads (4 columns each)
+const TY: u32 = 256u / TX; // sample threads (4 samples each)
+const TS: u32 = TY * 4u;   // samples per workgroup
 
-var<workgroup> xs: array<f32, 1024>;  // [TL][TS]: x - mu, reduction index major
-var<workgroup> us: array<f32, 1024>;  // [TL][TJ]: rows of U
-var<workgroup> red: array<f32, 1024>; // [TS][16]: per-thread partial Mahalanobis terms
+var<workgroup> xs: array<f32, TL * TS>;  // [TL][TS]: x - mu, reduction index major
+var<workgroup> us: array<f32, TL * TJ>;  // [TL][TJ]: rows of U
+var<workgroup> red: array<f32, TS * TX>; // [TS][TX]: per-thread partial Mahalanobis terms
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(TX, TY)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-    let tid = lid.y * 16u + lid.x;
+    let tid = lid.y * TX + lid.x;
     let d = dims.d;
     let comp = wid.y;
     let s0 = wid.x * TS;
@@ -57,8 +63,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         // U is upper triangular: column j only needs rows l <= j.
         let l_end = min(d, j0 + TJ);
         for (var l0 = 0u; l0 < l_end; l0 += TL) {
-            for (var r = 0u; r < 4u; r += 1u) {
-                let e = tid + r * 256u;
+            for (var e = tid; e < TL * TS; e += 256u) {
                 let s = e / TL;
                 let l = e % TL;
                 let row = s0 + s;
@@ -69,8 +74,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
                 }
                 xs[l * TS + s] = v;
             }
-            for (var r = 0u; r < 4u; r += 1u) {
-                let e = tid + r * 256u;
+            for (var e = tid; e < TL * TJ; e += 256u) {
                 let l = e / TJ;
                 let j = e % TJ;
                 let lr = l0 + l;
@@ -96,15 +100,15 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
         maha += vec4<f32>(dot(acc0, acc0), dot(acc1, acc1), dot(acc2, acc2), dot(acc3, acc3));
     }
     for (var i = 0u; i < 4u; i += 1u) {
-        red[(lid.y * 4u + i) * 16u + lid.x] = maha[i];
+        red[(lid.y * 4u + i) * TX + lid.x] = maha[i];
     }
     workgroupBarrier();
-    if (tid < TS) {
+    for (var s = tid; s < TS; s += 256u) {
         var total = 0.0;
-        for (var t = 0u; t < 16u; t += 1u) {
-            total += red[tid * 16u + t];
+        for (var t = 0u; t < TX; t += 1u) {
+            total += red[s * TX + t];
         }
-        let row = s0 + tid;
+        let row = s0 + s;
         if (row < dims.rows) {
             wlp[row * dims.k + comp] = log_const[comp] - 0.5 * total;
         }

@@ -1,9 +1,14 @@
-//! Device choice: CPU, GPU, or automatic (GPU when an adapter exists, else CPU, with a notice).
+//! Device choice: CPU, GPU, or automatic (GPU when an adapter exists, else CPU, with a notice),
+//! and model queries (score, predict) on the chosen device.
 
 use std::fmt;
 use std::str::FromStr;
 
+use nalgebra::{DMatrix, DVector};
+
 use crate::error::{GmmError, Result};
+use crate::gpu::GpuContext;
+use crate::model::GaussianMixture;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,5 +68,59 @@ pub fn resolve(choice: DeviceChoice, notice: &mut dyn FnMut(&str)) -> Result<Dev
                 Ok(Device::Cpu)
             }
         },
+    }
+}
+
+/// Where a query of `model` (score, predict) runs: as [`resolve`], except that a model the
+/// GPU engine cannot evaluate (low-rank covariances) stays on the CPU, saying so.
+pub fn resolve_for_model(
+    choice: DeviceChoice,
+    model: &GaussianMixture,
+    notice: &mut dyn FnMut(&str),
+) -> Result<Device> {
+    if choice != DeviceChoice::Cpu && !crate::gpu::query::supports(model) {
+        notice("the model has low-rank covariances, which the GPU engine does not evaluate; running on the CPU");
+        return Ok(Device::Cpu);
+    }
+    resolve(choice, notice)
+}
+
+/// `log p(x_i)` of every sample (rows of `x`) on the chosen device: f64 on the CPU, f32 with
+/// the E-step kernels on the GPU.
+pub fn score_samples(
+    model: &GaussianMixture,
+    x: &DMatrix<f64>,
+    choice: DeviceChoice,
+    notice: &mut dyn FnMut(&str),
+) -> Result<DVector<f64>> {
+    match resolve_for_model(choice, model, notice)? {
+        Device::Cpu => model.score_samples(x),
+        Device::Gpu => crate::gpu::query::score_samples(&GpuContext::shared()?, model, x),
+    }
+}
+
+/// Posterior probabilities (N × K) on the chosen device; see [`score_samples`].
+pub fn predict_proba(
+    model: &GaussianMixture,
+    x: &DMatrix<f64>,
+    choice: DeviceChoice,
+    notice: &mut dyn FnMut(&str),
+) -> Result<DMatrix<f64>> {
+    match resolve_for_model(choice, model, notice)? {
+        Device::Cpu => model.predict_proba(x),
+        Device::Gpu => crate::gpu::query::predict_proba(&GpuContext::shared()?, model, x),
+    }
+}
+
+/// Most probable component of every sample on the chosen device; see [`score_samples`].
+pub fn predict(
+    model: &GaussianMixture,
+    x: &DMatrix<f64>,
+    choice: DeviceChoice,
+    notice: &mut dyn FnMut(&str),
+) -> Result<Vec<usize>> {
+    match resolve_for_model(choice, model, notice)? {
+        Device::Cpu => model.predict(x),
+        Device::Gpu => crate::gpu::query::predict(&GpuContext::shared()?, model, x),
     }
 }

@@ -64,6 +64,6 @@ pub fn fit(
         Device::Cpu => {
             GaussianMixture::fit_with_progress(x, config, options.warm_start, on_iteration)
         }
-        Device::Gpu => crate::gpu::fit(x, config, options.warm_start, on_iteration),
+        Device::Gpu => crate::gpu::fit(x, config, options.warm_start, &mut say, on_iteration),
     }
 }

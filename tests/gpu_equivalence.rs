@@ -181,6 +181,17 @@ fn one_iteration_dimension_beyond_one_output_tile() {
 }
 
 #[test]
+fn one_iteration_at_every_full_estep_tile() {
+    // The full/tied E-step picks 16-, 32- or 64-column tiles by D: both sides of each edge.
+    for d in [16, 17, 32, 33] {
+        one_iteration_agrees(CovarianceType::Full, 200, d, 3, None);
+        one_iteration_agrees(CovarianceType::Tied, 200, d, 2, None);
+    }
+    // Narrow tiles take up to 256 samples per workgroup: chunks of 64 rows still work.
+    one_iteration_agrees(CovarianceType::Full, 600, 5, 3, Some(64));
+}
+
+#[test]
 fn one_iteration_single_component() {
     for ct in CovarianceType::ALL {
         one_iteration_agrees(ct, 150, 3, 1, None);

@@ -1,7 +1,49 @@
 //! Every WGSL shader parses and validates with naga (no GPU needed), and every file under
 //! `shaders/` is one the engine compiles.
 
-use gaussmix::gpu::kernels::SHADERS;
+use gaussmix::gpu::kernels::{estep_full_source, estep_full_tile, ESTEP_FULL_TILES, SHADERS};
+
+fn validate(name: &str, source: &str) -> naga::Module {
+    let module = naga::front::wgsl::parse_str(source)
+        .unwrap_or_else(|e| panic!("{name}.wgsl does not parse:\n{}", e.emit_to_string(source)));
+    let mut validator = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::empty(),
+    );
+    validator.validate(&module).unwrap_or_else(|e| {
+        panic!(
+            "{name}.wgsl does not validate:\n{}",
+            e.emit_to_string(source)
+        )
+    });
+    module
+}
+
+#[test]
+fn every_full_estep_tile_variant_validates_and_fits_workgroup_limits() {
+    for (tj, tl) in ESTEP_FULL_TILES {
+        let source = estep_full_source(tj, tl);
+        assert_ne!(
+            source.contains("const TJ: u32 = 64u;"),
+            tj != 64,
+            "tile line replaced"
+        );
+        let module = validate(&format!("estep_full (TJ = {tj})"), &source);
+        let entry = &module.entry_points[0];
+        let [x, y, z] = entry.workgroup_size;
+        assert_eq!(x * y * z, 256, "TJ = {tj}");
+        // WebGPU's default limit of workgroup storage: 16384 bytes.
+        let ts = 4 * 256 / (tj / 4);
+        let floats = tl * ts + tl * tj + ts * (tj / 4);
+        assert!(floats * 4 <= 16384, "TJ = {tj}: {} bytes", floats * 4);
+    }
+    assert_eq!(estep_full_tile(5), 16);
+    assert_eq!(estep_full_tile(16), 16);
+    assert_eq!(estep_full_tile(17), 32);
+    assert_eq!(estep_full_tile(32), 32);
+    assert_eq!(estep_full_tile(33), 64);
+    assert_eq!(estep_full_tile(67), 64);
+}
 
 #[test]
 fn every_shader_parses_and_validates() {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cli::common::{load_model, read_data_for};
+use crate::device::{self, DeviceChoice};
 
 /// Arguments of `gaussmix predict`.
 #[derive(Debug, clap::Args)]
@@ -17,6 +18,10 @@ pub struct Args {
     /// Output (.npy or .csv).
     #[arg(short = 'o', long)]
     pub output: PathBuf,
+    /// Where to compute: cpu (f64, the default), gpu (f32 E-step kernels), or auto (GPU if
+    /// one is found, else CPU). Low-rank models always run on the CPU.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
 }
 
 /// Runs `gaussmix predict`.
@@ -24,10 +29,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     crate::output::check_output_path(&args.output)?;
     let model = load_model(&args.model)?;
     let x = read_data_for(&args.data, &model)?;
+    let mut notice = |s: &str| eprintln!("note: {s}");
+    // Computed in full before the output file is created: a failure writes nothing.
     if args.proba {
-        crate::io::write_matrix(&args.output, &model.predict_proba(&x)?)?;
+        let p = device::predict_proba(&model, &x, args.device, &mut notice)?;
+        crate::io::write_matrix(&args.output, &p)?;
     } else {
-        crate::io::write_labels(&args.output, &model.predict(&x)?)?;
+        let labels = device::predict(&model, &x, args.device, &mut notice)?;
+        crate::io::write_labels(&args.output, &labels)?;
     }
     println!(
         "wrote {} for {} samples to {}",

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use nalgebra::DMatrix;
 
 use crate::cli::common::{load_model, read_data_for};
+use crate::device::DeviceChoice;
 
 /// Arguments of `gaussmix score`.
 #[derive(Debug, clap::Args)]
@@ -16,6 +17,10 @@ pub struct Args {
     /// Also write the log-density of every sample here (.npy or .csv).
     #[arg(long)]
     pub per_sample: Option<PathBuf>,
+    /// Where to compute: cpu (f64, the default), gpu (f32 E-step kernels), or auto (GPU if
+    /// one is found, else CPU). Low-rank models always run on the CPU.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
 }
 
 /// Runs `gaussmix score`.
@@ -25,7 +30,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let model = load_model(&args.model)?;
     let x = read_data_for(&args.data, &model)?;
-    let log_density = model.score_samples(&x)?;
+    let log_density =
+        crate::device::score_samples(&model, &x, args.device, &mut |s| eprintln!("note: {s}"))?;
     if let Some(out) = &args.per_sample {
         let column = DMatrix::from_column_slice(log_density.len(), 1, log_density.as_slice());
         crate::io::write_matrix(out, &column)?;

@@ -8,9 +8,11 @@
 //! alignment WebGPU allows.
 
 use std::num::NonZeroU64;
+use std::sync::Arc;
 
 use nalgebra::{DMatrix, DVector};
 
+use crate::backend::cpu::CpuBackend;
 use crate::backend::Backend;
 use crate::covariance::{CovarianceType, Covariances};
 use crate::error::{GmmError, Result};
@@ -27,6 +29,12 @@ const MIN_GROUP_SPAN: usize = 1024;
 const MAX_GROUPS: usize = 256;
 /// Partial statistics of one chunk stay below this many floats (16 MiB) when possible.
 const PARTIAL_BUDGET_FLOATS: usize = 4 << 20;
+/// The ridge assumed until [`GpuBackend::set_reg_covar`] says otherwise (the library default).
+const DEFAULT_REG_COVAR: f64 = 1e-6;
+/// Without host data, a covariance that does not factor is retried with an extra ridge of
+/// `RIDGE_BASE × mean variance × 10^j`, for j < `RIDGE_STEPS`.
+const RIDGE_BASE: f64 = 1e-6;
+const RIDGE_STEPS: i32 = 6;
 
 /// A stretch of rows of the data in one device buffer.
 struct Segment {
@@ -78,6 +86,103 @@ pub struct GpuBackend {
     segments: Vec<Segment>,
     max_chunk_rows: Option<usize>,
     state: Option<State>,
+    /// The data in f64 on the host as columns, D × N (when they came from there), for the
+    /// f64 fallback of the M-step statistics and for the initialisation.
+    host: Option<Arc<DMatrix<f64>>>,
+    /// The CPU backend of the fallback, built on first use.
+    fallback_cpu: Option<CpuBackend>,
+    /// The ridge the EM loop will add: statistics that do not factor with it trigger the
+    /// fallback.
+    reg_covar: f64,
+    /// M-steps computed so far.
+    m_steps: usize,
+    /// One line per M-step whose f32 statistics were replaced or repaired.
+    fallbacks: Vec<String>,
+}
+
+/// Why f32 statistics cannot be used, or `None` when they factor with `reg_covar`.
+fn stats_problem(stats: &MStepStats, reg_covar: f64) -> Option<Problem> {
+    let finite = stats.nk.iter().all(|v| v.is_finite())
+        && stats.means.iter().all(|v| v.is_finite())
+        && covariance_values(&stats.covariances).all(|v| v.is_finite());
+    if !finite {
+        return Some(Problem::NonFinite);
+    }
+    match MixtureParams::from_stats(stats.clone(), reg_covar) {
+        Ok(_) => None,
+        Err(GmmError::NotPositiveDefinite { component, .. }) => {
+            Some(Problem::NotPositiveDefinite(component))
+        }
+        Err(_) => Some(Problem::NonFinite),
+    }
+}
+
+/// What went wrong with f32 statistics.
+#[derive(Debug, Clone, Copy)]
+enum Problem {
+    NonFinite,
+    NotPositiveDefinite(usize),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::NonFinite => f.write_str("the f32 statistics overflowed (non-finite values)"),
+            Problem::NotPositiveDefinite(c) => write!(
+                f,
+                "the f32 covariance of component {c} is not positive definite"
+            ),
+        }
+    }
+}
+
+fn covariance_values(c: &Covariances) -> Box<dyn Iterator<Item = f64> + '_> {
+    match c {
+        Covariances::Full(m) => Box::new(m.iter().flat_map(|m| m.iter().copied())),
+        Covariances::Tied(m) | Covariances::Diag(m) => Box::new(m.iter().copied()),
+        Covariances::Spherical(v) => Box::new(v.iter().copied()),
+        Covariances::LowRank(_) => Box::new(std::iter::empty()),
+    }
+}
+
+/// Adds `extra` to the variances (the diagonal) of `c`.
+fn add_to_variances(c: &mut Covariances, extra: f64) {
+    match c {
+        Covariances::Full(m) => {
+            for m in m {
+                for j in 0..m.nrows() {
+                    m[(j, j)] += extra;
+                }
+            }
+        }
+        Covariances::Tied(m) => {
+            for j in 0..m.nrows() {
+                m[(j, j)] += extra;
+            }
+        }
+        Covariances::Diag(m) => m.add_scalar_mut(extra),
+        Covariances::Spherical(v) => v.add_scalar_mut(extra),
+        Covariances::LowRank(_) => {}
+    }
+}
+
+/// Mean variance (diagonal entry) of `c`.
+fn mean_variance(c: &Covariances) -> f64 {
+    let diag: Vec<f64> = match c {
+        Covariances::Full(m) => m
+            .iter()
+            .flat_map(|m| m.diagonal().iter().copied().collect::<Vec<_>>())
+            .collect(),
+        Covariances::Tied(m) => m.diagonal().iter().copied().collect(),
+        Covariances::Diag(m) => m.iter().copied().collect(),
+        Covariances::Spherical(v) => v.iter().copied().collect(),
+        Covariances::LowRank(_) => Vec::new(),
+    };
+    if diag.is_empty() {
+        0.0
+    } else {
+        diag.iter().map(|v| v.abs()).sum::<f64>() / diag.len() as f64
+    }
 }
 
 /// How a chunk's M-step is split into groups: `(groups, span)`.
@@ -106,7 +211,13 @@ enum Res<'a> {
 impl GpuBackend {
     /// Uploads `x` (N × D, one sample per row) to the device as f32.
     pub fn from_host(ctx: &GpuContext, x: &DMatrix<f64>) -> Result<Self> {
-        Self::upload(ctx, x, None)
+        Self::upload(ctx, x, None, true)
+    }
+
+    /// Uploads `x` for queries (E-steps only): no f64 copy is kept on the host, so an M-step
+    /// has no CPU fallback.
+    pub(crate) fn from_host_for_queries(ctx: &GpuContext, x: &DMatrix<f64>) -> Result<Self> {
+        Self::upload(ctx, x, None, false)
     }
 
     /// As [`GpuBackend::from_host`], with at most `max_chunk_rows` rows (rounded up to a
@@ -117,7 +228,7 @@ impl GpuBackend {
         x: &DMatrix<f64>,
         max_chunk_rows: usize,
     ) -> Result<Self> {
-        Self::upload(ctx, x, Some(max_chunk_rows))
+        Self::upload(ctx, x, Some(max_chunk_rows), true)
     }
 
     /// Uses data that already live on the device: `buffer` holds `n_samples × n_features` f32
@@ -157,6 +268,11 @@ impl GpuBackend {
             }],
             max_chunk_rows: None,
             state: None,
+            host: None,
+            fallback_cpu: None,
+            reg_covar: DEFAULT_REG_COVAR,
+            m_steps: 0,
+            fallbacks: Vec::new(),
         };
         backend.max_rows_per_binding()?;
         Ok(backend)
@@ -172,6 +288,43 @@ impl GpuBackend {
     /// The context the backend runs on.
     pub fn context(&self) -> &GpuContext {
         &self.ctx
+    }
+
+    /// The ridge the EM loop adds to the covariances (`FitConfig::reg_covar`; 1e-6 unless set).
+    ///
+    /// The backend checks that the f32 statistics of every M-step are finite and factor with
+    /// this ridge; when they do not, it recomputes them in f64 on the CPU (data from the host)
+    /// or retries with a larger ridge (data in an application's buffer). See
+    /// [`GpuBackend::fallbacks`].
+    pub fn set_reg_covar(&mut self, reg_covar: f64) {
+        self.reg_covar = reg_covar;
+    }
+
+    /// One line for every M-step whose f32 statistics from the GPU were unusable (overflow,
+    /// or a covariance that is not positive definite) and were recomputed in f64 on the CPU
+    /// or given a larger ridge. Empty when the GPU's statistics were used throughout.
+    pub fn fallbacks(&self) -> &[String] {
+        &self.fallbacks
+    }
+
+    /// M-step statistics computed so far.
+    pub fn m_steps(&self) -> usize {
+        self.m_steps
+    }
+
+    /// A one-line summary of [`GpuBackend::fallbacks`], or `None` when there were none.
+    pub fn fallback_summary(&self) -> Option<String> {
+        let first = self.fallbacks.first()?;
+        Some(format!(
+            "{} of {} M-steps fell back from the GPU's f32 statistics (first: {first})",
+            self.fallbacks.len(),
+            self.m_steps
+        ))
+    }
+
+    /// The data as columns (D × N) in f64, when they came from the host (shared, not copied).
+    pub fn host_samples(&self) -> Option<Arc<DMatrix<f64>>> {
+        self.host.clone()
     }
 
     /// Number of chunks the data are processed in (known once K is, i.e. after the first
@@ -198,7 +351,12 @@ impl GpuBackend {
         Ok(rows)
     }
 
-    fn upload(ctx: &GpuContext, x: &DMatrix<f64>, max_chunk_rows: Option<usize>) -> Result<Self> {
+    fn upload(
+        ctx: &GpuContext,
+        x: &DMatrix<f64>,
+        max_chunk_rows: Option<usize>,
+        keep_host: bool,
+    ) -> Result<Self> {
         let (n, d) = x.shape();
         if n == 0 || d == 0 {
             return Err(GmmError::InvalidData(format!(
@@ -217,6 +375,11 @@ impl GpuBackend {
             segments: Vec::new(),
             max_chunk_rows,
             state: None,
+            host: keep_host.then(|| Arc::new(x.transpose())),
+            fallback_cpu: None,
+            reg_covar: DEFAULT_REG_COVAR,
+            m_steps: 0,
+            fallbacks: Vec::new(),
         };
         let by_buffer = (ctx.limits().max_buffer_size as usize / (4 * d)) / ROW_ALIGN * ROW_ALIGN;
         let seg_rows = backend
@@ -462,14 +625,17 @@ impl GpuBackend {
             enc.copy_buffer_to_buffer(partial, 0, &staging, at, bytes);
             at += bytes;
         }
-        self.ctx.queue().submit([enc.finish()]);
-        self.ctx.map_read(&staging)
+        let index = self.ctx.queue().submit([enc.finish()]);
+        self.ctx.map_read(&staging, index)
     }
 }
 
 impl Backend for GpuBackend {
     fn describe(&self) -> String {
-        self.ctx.describe()
+        match self.fallback_summary() {
+            None => self.ctx.describe(),
+            Some(f) => format!("{}; {f}", self.ctx.describe()),
+        }
     }
 
     fn n_samples(&self) -> usize {
@@ -503,6 +669,28 @@ impl Backend for GpuBackend {
     }
 
     fn e_step(&mut self, params: &MixtureParams) -> Result<f64> {
+        let mean = self.run_e_step(params)?;
+        if !mean.is_finite() {
+            return Err(GmmError::InvalidData(format!(
+                "the log-likelihood became {mean} on the GPU (f32): some samples have zero density under every component; scale the data, raise reg_covar or use --device cpu (f64)"
+            )));
+        }
+        Ok(mean)
+    }
+
+    fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {
+        self.m_step_with_fallback(covariance_type)
+    }
+
+    fn responsibilities(&self) -> Result<DMatrix<f64>> {
+        self.read_responsibilities()
+    }
+}
+
+impl GpuBackend {
+    /// The E-step on the device under `params`: keeps responsibilities and per-sample
+    /// log-likelihoods on the device and returns the mean log-likelihood (maybe non-finite).
+    pub(crate) fn run_e_step(&mut self, params: &MixtureParams) -> Result<f64> {
         self.ctx.check_faults()?;
         let k = params.n_components();
         let d = self.d;
@@ -563,7 +751,7 @@ impl Backend for GpuBackend {
             };
             let uniform = self.uniform(dims);
             let (pipeline, per_group) = if full {
-                (&kernels.estep_full, ESTEP_FULL_SAMPLES)
+                kernels.estep_full_for(d)
             } else {
                 (&kernels.estep_diag, ESTEP_DIAG_SAMPLES)
             };
@@ -607,16 +795,68 @@ impl Backend for GpuBackend {
         let partial = self.ctx.read_f32(&sources)?;
         self.state.as_mut().expect("state").has_resp = true;
         let total: f64 = partial.iter().map(|&v| v as f64).sum();
-        let mean = total / self.n as f64;
-        if !mean.is_finite() {
-            return Err(GmmError::InvalidData(format!(
-                "the log-likelihood became {mean} on the GPU (f32): some samples have zero density under every component; scale the data, raise reg_covar or use --device cpu (f64)"
-            )));
-        }
-        Ok(mean)
+        Ok(total / self.n as f64)
     }
 
-    fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {
+    /// The M-step statistics from the device, replaced by f64 ones from the CPU (or given a
+    /// larger ridge) when they are unusable.
+    fn m_step_with_fallback(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {
+        let stats = self.gpu_m_step_stats(covariance_type)?;
+        self.m_steps += 1;
+        let Some(problem) = stats_problem(&stats, self.reg_covar) else {
+            return Ok(stats);
+        };
+        let step = self.m_steps;
+        if let Some(xt) = &self.host {
+            // The data are on the host: the same statistics in f64 from the GPU's
+            // responsibilities.
+            let resp = self.read_responsibilities()?;
+            let cpu = self
+                .fallback_cpu
+                .get_or_insert_with(|| CpuBackend::new(&xt.transpose()));
+            cpu.set_responsibilities(&resp)?;
+            let stats = cpu.m_step_stats(covariance_type)?;
+            self.fallbacks.push(format!(
+                "M-step {step}: {problem}; recomputed in f64 on the CPU"
+            ));
+            return Ok(stats);
+        }
+        match problem {
+            Problem::NonFinite => Err(GmmError::InvalidData(format!(
+                "M-step {step}: {problem} on the GPU, and the data live only in the application's buffer, so there is no f64 fallback; scale the data in the buffer (values whose squares exceed 3e38 overflow f32), or fit from host data (gaussmix::gpu::fit or the CPU)"
+            ))),
+            Problem::NotPositiveDefinite(_) => {
+                let base = RIDGE_BASE * mean_variance(&stats.covariances).max(self.reg_covar);
+                for j in 0..RIDGE_STEPS {
+                    let extra = base * 10f64.powi(j);
+                    let mut repaired = stats.clone();
+                    add_to_variances(&mut repaired.covariances, extra);
+                    if stats_problem(&repaired, self.reg_covar).is_none() {
+                        self.fallbacks.push(format!(
+                            "M-step {step}: {problem}; added {extra:e} to the variances beyond reg_covar"
+                        ));
+                        return Ok(repaired);
+                    }
+                }
+                // Let the EM loop report the covariance that does not factor.
+                Ok(stats)
+            }
+        }
+    }
+
+    pub(crate) fn read_responsibilities(&self) -> Result<DMatrix<f64>> {
+        let state = self.state()?;
+        let sources: Vec<_> = state
+            .chunks
+            .iter()
+            .map(|c| (&c.resp, 0, (c.rows * state.k * 4) as u64))
+            .collect();
+        let v = self.ctx.read_f32(&sources)?;
+        Ok(DMatrix::from_iterator(state.k, self.n, v.iter().map(|&x| x as f64)).transpose())
+    }
+
+    /// The M-step statistics from the f32 kernels (partial sums added on the host in f64).
+    fn gpu_m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {
         self.ctx.check_faults()?;
         if !self.state.as_ref().is_some_and(|s| s.has_resp) {
             return Err(GmmError::Gpu(
@@ -766,16 +1006,5 @@ impl Backend for GpuBackend {
             means,
             covariances,
         })
-    }
-
-    fn responsibilities(&self) -> Result<DMatrix<f64>> {
-        let state = self.state()?;
-        let sources: Vec<_> = state
-            .chunks
-            .iter()
-            .map(|c| (&c.resp, 0, (c.rows * state.k * 4) as u64))
-            .collect();
-        let v = self.ctx.read_f32(&sources)?;
-        Ok(DMatrix::from_iterator(state.k, self.n, v.iter().map(|&x| x as f64)).transpose())
     }
 }

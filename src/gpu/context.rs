@@ -1,10 +1,19 @@
 //! The wgpu device the GPU engine runs on: created here (headless) or handed in by another
 //! wgpu application.
 
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::error::{GmmError, Result};
 use crate::gpu::kernels::Kernels;
+
+/// How long to wait for a map callback before polling the device again.
+const CALLBACK_POLL: Duration = Duration::from_millis(20);
+/// How long a map callback may lag behind its (finished) submission before the device is
+/// taken to be hung. Generous: under heavy load another thread may be descheduled between
+/// retiring our submission and firing our callback.
+const CALLBACK_PATIENCE: Duration = Duration::from_secs(120);
 
 /// What the engine reports about an adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +62,15 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
     .collect()
 }
 
+/// What the device's callbacks reported.
+#[derive(Default)]
+struct Faults {
+    /// Why the device was lost, once it is (sticky: a lost device stays lost).
+    lost: Option<String>,
+    /// Uncaptured errors not yet reported.
+    errors: Vec<String>,
+}
+
 struct Inner {
     device: wgpu::Device,
     queue: wgpu::Queue,
@@ -60,7 +78,7 @@ struct Inner {
     limits: wgpu::Limits,
     kernels: OnceLock<Kernels>,
     /// Uncaptured errors and device loss, recorded by callbacks on a device we created.
-    faults: Arc<Mutex<Vec<String>>>,
+    faults: Arc<Mutex<Faults>>,
 }
 
 /// A wgpu device and queue with the engine's compiled kernels. Cheap to clone (shared).
@@ -112,16 +130,16 @@ impl GpuContext {
             ..Default::default()
         }))
         .map_err(|e| GmmError::Gpu(format!("could not open a device on {}: {e}", info.name)))?;
-        let faults = Arc::new(Mutex::new(Vec::new()));
+        let faults = Arc::new(Mutex::new(Faults::default()));
         let f = faults.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            f.lock().unwrap().push(e.to_string());
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            f.errors.push(e.to_string());
         }));
         let f = faults.clone();
         device.set_device_lost_callback(move |reason, msg| {
-            f.lock()
-                .unwrap()
-                .push(format!("the GPU device was lost ({reason:?}: {msg})"));
+            let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+            f.lost = Some(format!("{reason:?}: {msg}"));
         });
         let limits = device.limits();
         Ok(GpuContext {
@@ -146,7 +164,7 @@ impl GpuContext {
                 adapter: None,
                 limits: device.limits(),
                 kernels: OnceLock::new(),
-                faults: Arc::new(Mutex::new(Vec::new())),
+                faults: Arc::new(Mutex::new(Faults::default())),
             }),
         }
     }
@@ -198,23 +216,41 @@ impl GpuContext {
             .get_or_init(|| Kernels::new(&self.inner.device))
     }
 
-    /// Fails with the first recorded fault (validation error, device loss), if any.
+    /// Fails when the device was lost (every later call fails too), or with the first
+    /// uncaptured error recorded since the last check.
     pub(crate) fn check_faults(&self) -> Result<()> {
-        let mut f = self.inner.faults.lock().unwrap();
-        if let Some(first) = f.first().cloned() {
-            f.clear();
+        let has_errors = {
+            let f = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
+            f.lost.is_none() && !f.errors.is_empty()
+        };
+        if has_errors {
+            // A destroyed or lost device reports its loss only from a later poll, while
+            // work on it already fails validation ("buffer is invalid"): poll once so that
+            // the loss, the cause, is what we report.
+            let _ = self.inner.device.poll(wgpu::PollType::Poll);
+        }
+        let mut f = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(why) = f.lost.clone() {
+            f.errors.clear();
+            return Err(GmmError::Gpu(format!(
+                "the GPU device was lost ({why}); nothing was written from this run: rerun it, or use --device cpu"
+            )));
+        }
+        if let Some(first) = f.errors.first().cloned() {
+            f.errors.clear();
             return Err(GmmError::Gpu(first));
         }
         Ok(())
     }
 
-    /// Waits until the queue is idle.
-    pub(crate) fn wait(&self) -> Result<()> {
+    /// Whether the device was lost (as far as its callbacks have said).
+    pub fn is_lost(&self) -> bool {
         self.inner
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GmmError::Gpu(format!("waiting for the GPU failed: {e}")))?;
-        self.check_faults()
+            .faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .lost
+            .is_some()
     }
 
     /// Runs `f` (buffer creation, say) and turns an out-of-memory or validation error on the
@@ -264,31 +300,66 @@ impl GpuContext {
             enc.copy_buffer_to_buffer(buf, offset, &staging, at, bytes);
             at += bytes;
         }
-        self.inner.queue.submit([enc.finish()]);
-        self.map_read(&staging)
+        let index = self.inner.queue.submit([enc.finish()]);
+        self.map_read(&staging, index)
     }
 
-    /// Maps a `MAP_READ` buffer, waits, and returns its contents as f32.
-    pub(crate) fn map_read(&self, staging: &wgpu::Buffer) -> Result<Vec<f32>> {
+    /// Maps a `MAP_READ` buffer written by submission `index`, waits, and returns its
+    /// contents as f32.
+    ///
+    /// The device may be shared by several threads (the process-wide [`GpuContext::shared`],
+    /// or an application's device). wgpu fires a map callback on whichever thread's `poll`
+    /// retires the submission, *after* that poll has released the device: so our own poll can
+    /// return with the work done while the callback is still about to run on another thread.
+    /// Hence we wait for the callback itself, polling again while it has not come, rather than
+    /// expecting it the moment our poll returns.
+    pub(crate) fn map_read(
+        &self,
+        staging: &wgpu::Buffer,
+        index: wgpu::SubmissionIndex,
+    ) -> Result<Vec<f32>> {
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
-        self.wait()?;
-        match rx.try_recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
+        let mut done_since: Option<Instant> = None;
+        let mapped = loop {
+            if let Err(e) = self.inner.device.poll(wgpu::PollType::Wait {
+                submission_index: Some(index.clone()),
+                timeout: None,
+            }) {
                 self.check_faults()?;
                 return Err(GmmError::Gpu(format!(
-                    "reading results back from the GPU failed ({e}); the device may have been lost"
+                    "waiting for the GPU failed ({e}); the device may have been lost: rerun, or use --device cpu"
                 )));
             }
-            Err(_) => {
-                return Err(GmmError::Gpu(
-                    "the GPU did not finish the work (device lost or hung)".into(),
-                ))
+            match rx.recv_timeout(CALLBACK_POLL) {
+                Ok(r) => break r,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.check_faults()?;
+                    let since = *done_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > CALLBACK_PATIENCE {
+                        return Err(GmmError::Gpu(format!(
+                            "the GPU finished the work but the read-back was not delivered within {} s (device hung or lost); rerun, or use --device cpu",
+                            CALLBACK_PATIENCE.as_secs()
+                        )));
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.check_faults()?;
+                    return Err(GmmError::Gpu(
+                        "the GPU dropped the read-back without completing it (device lost); rerun, or use --device cpu".into(),
+                    ));
+                }
             }
+        };
+        if let Err(e) = mapped {
+            self.check_faults()?;
+            return Err(GmmError::Gpu(format!(
+                "reading results back from the GPU failed ({e}); the device may have been lost: rerun, or use --device cpu"
+            )));
         }
+        self.check_faults()?;
         let out = {
             let view = staging
                 .get_mapped_range(..)

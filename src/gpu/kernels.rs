@@ -26,8 +26,44 @@ pub const SHADERS: [(&str, &str); 6] = [
     ),
 ];
 
-/// Samples per workgroup of the full/tied E-step kernel.
+/// Samples per workgroup of the full/tied E-step kernel with 64-column tiles (the fewest of
+/// its variants).
 pub const ESTEP_FULL_SAMPLES: u32 = 64;
+
+/// The line of `estep_full.wgsl` that sets the tile; replaced to build the narrower variants.
+const ESTEP_FULL_TILE_LINE: &str = "const TJ: u32 = 64u; const TL: u32 = 16u;";
+
+/// Variants of the full/tied E-step kernel: `(output columns per tile TJ, reduction depth TL)`.
+/// A workgroup of 256 threads covers `4 × 256 / (TJ / 4)` samples: 64, 128 or 256.
+pub const ESTEP_FULL_TILES: [(u32, u32); 3] = [(16, 8), (32, 16), (64, 16)];
+
+/// The tile width of the full/tied E-step kernel for `d` features: the narrowest that
+/// covers `d`, or 64.
+pub fn estep_full_tile(d: usize) -> u32 {
+    ESTEP_FULL_TILES
+        .iter()
+        .map(|t| t.0)
+        .find(|&tj| d <= tj as usize)
+        .unwrap_or(64)
+}
+
+/// Samples per workgroup of the full/tied E-step kernel with tiles of `tj` columns.
+pub fn estep_full_samples(tj: u32) -> u32 {
+    4 * 256 / (tj / 4)
+}
+
+/// The source of the full/tied E-step kernel with tiles of `tj` columns and depth `tl`.
+pub fn estep_full_source(tj: u32, tl: u32) -> String {
+    let source = SHADERS[0].1;
+    assert!(
+        source.contains(ESTEP_FULL_TILE_LINE),
+        "estep_full.wgsl lost its tile line"
+    );
+    source.replace(
+        ESTEP_FULL_TILE_LINE,
+        &format!("const TJ: u32 = {tj}u; const TL: u32 = {tl}u;"),
+    )
+}
 /// Samples per workgroup of the diag/spherical E-step kernel.
 pub const ESTEP_DIAG_SAMPLES: u32 = 64;
 /// Samples per workgroup of the normalisation kernel (and per log-likelihood partial sum).
@@ -59,7 +95,8 @@ pub struct Dims {
 
 /// The compute pipelines, built once per device.
 pub struct Kernels {
-    pub estep_full: wgpu::ComputePipeline,
+    /// The full/tied E-step, one pipeline per entry of [`ESTEP_FULL_TILES`].
+    pub estep_full: Vec<(u32, wgpu::ComputePipeline)>,
     pub estep_diag: wgpu::ComputePipeline,
     pub estep_normalize: wgpu::ComputePipeline,
     pub mstep_means: wgpu::ComputePipeline,
@@ -68,14 +105,21 @@ pub struct Kernels {
 }
 
 impl Kernels {
+    /// The full/tied E-step pipeline for `d` features and its samples per workgroup.
+    pub fn estep_full_for(&self, d: usize) -> (&wgpu::ComputePipeline, u32) {
+        let tj = estep_full_tile(d);
+        let p = self
+            .estep_full
+            .iter()
+            .find(|(t, _)| *t == tj)
+            .map(|(_, p)| p)
+            .expect("a pipeline per tile");
+        (p, estep_full_samples(tj))
+    }
+
     /// Compiles every shader on `device`.
     pub fn new(device: &wgpu::Device) -> Self {
-        let build = |name: &str| {
-            let source = SHADERS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, s)| *s)
-                .expect("shader listed in SHADERS");
+        let build_source = |name: &str, source: String| {
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(name),
                 source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -89,8 +133,19 @@ impl Kernels {
                 cache: None,
             })
         };
+        let build = |name: &str| {
+            let source = SHADERS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, s)| *s)
+                .expect("shader listed in SHADERS");
+            build_source(name, source.to_string())
+        };
         Kernels {
-            estep_full: build("estep_full"),
+            estep_full: ESTEP_FULL_TILES
+                .iter()
+                .map(|&(tj, tl)| (tj, build_source("estep_full", estep_full_source(tj, tl))))
+                .collect(),
             estep_diag: build("estep_diag"),
             estep_normalize: build("estep_normalize"),
             mstep_means: build("mstep_means"),

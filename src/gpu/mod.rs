@@ -7,6 +7,7 @@
 //!   `wgpu::Buffer` the application already fills ([`GpuBackend::from_buffer`]); data and
 //!   responsibilities stay on the device, and only parameters and per-group partial statistics
 //!   (reduced on the host in f64) cross the bus.
+//! - [`query`] scores and classifies samples under a fitted model with the E-step kernels.
 //! - The arithmetic on the device is f32. Covariances are accumulated as centred scatters
 //!   (means first), so they do not suffer the cancellation of `E[xxᵀ] − μμᵀ`; the Cholesky
 //!   factorisation stays on the host in f64.
@@ -14,6 +15,7 @@
 pub mod backend;
 pub mod context;
 pub mod kernels;
+pub mod query;
 
 use nalgebra::DMatrix;
 
@@ -31,17 +33,34 @@ pub fn check_available() -> Result<()> {
 }
 
 /// Fits on the GPU (the shared default device) with data from the host, N × D.
+///
+/// When the f32 statistics of an M-step are unusable (overflow, or a covariance that does
+/// not factor with `reg_covar`), that M-step is recomputed in f64 on the CPU; `notice` then
+/// hears one line summarising the fallbacks, which the fitted model's `fit.device` also
+/// records.
 pub fn fit(
     x: &DMatrix<f64>,
     config: &FitConfig,
     warm_start: Option<&GaussianMixture>,
+    notice: &mut dyn FnMut(&str),
     on_iteration: &mut dyn FnMut(&IterationEvent),
 ) -> Result<GaussianMixture> {
     crate::validate::check_finite(x)?;
     let ctx = GpuContext::shared()?;
     let mut backend = GpuBackend::from_host(&ctx, x)?;
-    let xt = x.transpose();
-    crate::em::fit(&mut backend, Some(&xt), config, warm_start, on_iteration)
+    backend.set_reg_covar(config.reg_covar);
+    // The backend keeps the f64 data (D × N) for the fallback; the initialisation uses them.
+    let xt = backend.host_samples().expect("host data");
+    let result = crate::em::fit(&mut backend, Some(&*xt), config, warm_start, on_iteration);
+    report_fallbacks(&backend, notice);
+    result
+}
+
+/// Passes the backend's fallback summary, if any, to `notice`.
+fn report_fallbacks(backend: &GpuBackend, notice: &mut dyn FnMut(&str)) {
+    if let Some(s) = backend.fallback_summary() {
+        notice(&s);
+    }
 }
 
 /// Fits on data that already live on the device of `ctx`: `buffer` holds
@@ -51,6 +70,10 @@ pub fn fit(
 /// `InitMethod::Labels` (one label per sample, e.g. from the application's own clustering)
 /// or a `warm_start` model. For k-means seeding, read a subsample back yourself, fit it with
 /// [`crate::fit`], and pass that model as `warm_start`.
+///
+/// There is no f64 copy of the data here: an M-step whose f32 statistics overflow ends the
+/// fit with an error that says so; one whose covariance does not factor is retried with a
+/// larger ridge, which the fitted model's `fit.device` then reports.
 pub fn fit_buffer(
     ctx: &GpuContext,
     buffer: &wgpu::Buffer,
@@ -61,5 +84,6 @@ pub fn fit_buffer(
     on_iteration: &mut dyn FnMut(&IterationEvent),
 ) -> Result<GaussianMixture> {
     let mut backend = GpuBackend::from_buffer(ctx, buffer, n_samples, n_features)?;
+    backend.set_reg_covar(config.reg_covar);
     crate::em::fit(&mut backend, None, config, warm_start, on_iteration)
 }
