@@ -118,20 +118,31 @@ fn device_choice_routes_queries() {
 #[test]
 fn low_rank_models_stay_on_the_cpu_with_a_notice() {
     let Some(_) = context() else { return };
-    // A low-rank model. On this branch the low-rank path is a placeholder (its fit and its
-    // queries return "not available yet"), so the model is assembled by hand from a dense one;
-    // once that work lands, fit one with `FullPath::LowRank` instead.
-    let (dense, y) = model_and_data(CovarianceType::Full, 4, 100);
-    let mut model = dense.clone();
-    model.params.covariances =
-        Covariances::LowRank(gaussmix::lowrank::LowRankCovariances { reg_covar: 1e-6 });
+    // A low-rank model (N < D, exact low-rank full covariances) and a dense one.
+    let (dense, _) = model_and_data(CovarianceType::Full, 4, 100);
+    let x = nalgebra::DMatrix::from_fn(30, 40, |i, j| {
+        ((i * 7 + j * 13) % 17) as f64 * 0.1 + (i % 2) as f64 * 3.0
+    });
+    let y = nalgebra::DMatrix::from_fn(10, 40, |i, j| ((i * 5 + j * 3) % 11) as f64 * 0.1);
+    let model = gaussmix::fit(
+        &x,
+        &gaussmix::FitConfig::new(2),
+        gaussmix::FitOptions {
+            device: DeviceChoice::Cpu,
+            full_path: gaussmix::FullPath::LowRank,
+            ..Default::default()
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(matches!(model.params.covariances, Covariances::LowRank(_)));
     assert!(!query::supports(&model));
     assert!(query::supports(&dense));
     let mut notices = Vec::<String>::new();
     let s = device::score_samples(&model, &y, DeviceChoice::Gpu, &mut |s| {
         notices.push(s.into())
     });
-    // Whatever the CPU answers (scores, or the placeholder's error), the query gave the same.
+    // The query answered exactly what the CPU answers.
     assert_eq!(format!("{s:?}"), format!("{:?}", model.score_samples(&y)));
     let l = device::predict(&model, &y, DeviceChoice::Auto, &mut |s| {
         notices.push(s.into())
