@@ -58,6 +58,9 @@ pub fn fit(
             FullPath::Auto => crate::lowrank::is_cheaper(x.nrows(), x.ncols(), config.n_components),
         };
     if low_rank {
+        if device == Device::Gpu {
+            say("the exact low-rank path (fewer samples than dimensions) runs on the CPU in f64; the GPU is not used for this fit");
+        }
         return crate::lowrank::fit(x, config, device, options.warm_start, on_iteration);
     }
     match device {
