@@ -128,16 +128,32 @@ pub fn run(
     job: &FacesJob,
     on_iteration: &mut dyn FnMut(&crate::em::IterationEvent),
 ) -> Result<FacesReport> {
+    // Settings and the output path are checked before anything is decoded or created, so
+    // that a bad argument fails at once and leaves no empty output directory.
+    let config = FitConfig::new(job.n_components)
+        .seed(job.seed)
+        .max_iter(job.max_iter)
+        .tol(job.tol);
+    config.validate(N_FACES, FACE_HEIGHT * FACE_WIDTH)?;
+    if job.n_samples == 0 {
+        return Err(GmmError::param(
+            "n_samples",
+            0,
+            "draw at least 1 new face (--n-samples)",
+        ));
+    }
+    if job.out.exists() && !job.out.is_dir() {
+        return Err(GmmError::file(
+            &job.out,
+            "exists and is not a directory; give a directory for the output (--out)",
+        ));
+    }
     let started = Instant::now();
     let faces = olivetti_faces()?;
     let load_seconds = started.elapsed().as_secs_f64();
     std::fs::create_dir_all(&job.out).map_err(|e| {
         GmmError::file(&job.out, format!("cannot create the output directory: {e}"))
     })?;
-    let config = FitConfig::new(job.n_components)
-        .seed(job.seed)
-        .max_iter(job.max_iter)
-        .tol(job.tol);
     let started = Instant::now();
     let model = fit(
         &faces,

@@ -1,12 +1,13 @@
 //! `gaussmix fit`: fit a mixture to data and save the model.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::cli::common::{load_model, read_data, Progress};
 use crate::config::{FitConfig, InitMethod};
 use crate::covariance::CovarianceType;
 use crate::device::DeviceChoice;
+use crate::error::GmmError;
 use crate::fit::{fit, FitOptions, FullPath};
 
 /// Arguments of `gaussmix fit`.
@@ -61,6 +62,52 @@ pub struct Args {
     pub quiet: bool,
 }
 
+/// Puts the file of `--means-init` or `--labels-init` in front of an error about it.
+fn name_init_file(e: GmmError, args: &Args) -> anyhow::Error {
+    let file = match &e {
+        GmmError::InvalidParameter {
+            name: "means_init", ..
+        } => args.means_init.as_ref(),
+        GmmError::InvalidParameter {
+            name: "labels_init",
+            ..
+        } => args.labels_init.as_ref(),
+        _ => None,
+    };
+    match file {
+        Some(p) => anyhow::anyhow!("{}: {e}", p.display()),
+        None => e.into(),
+    }
+}
+
+/// Checks a warm-start model against the data and the requested fit, naming its file.
+fn check_warm_start(
+    w: &crate::GaussianMixture,
+    path: &Path,
+    x: &nalgebra::DMatrix<f64>,
+    config: &FitConfig,
+) -> anyhow::Result<()> {
+    if w.n_features() != x.ncols() {
+        anyhow::bail!(
+            "{}: the warm-start model has {} features but the data have {}; give a model fitted on the same columns",
+            path.display(),
+            w.n_features(),
+            x.ncols()
+        );
+    }
+    if w.n_components() != config.n_components || w.covariance_type() != config.covariance_type {
+        anyhow::bail!(
+            "{}: the warm-start model has {} components ({}) but the fit asks for {} components ({}); give -k and --covariance matching the model, or another model",
+            path.display(),
+            w.n_components(),
+            w.covariance_type(),
+            config.n_components,
+            config.covariance_type
+        );
+    }
+    Ok(())
+}
+
 /// Runs `gaussmix fit`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.output.extension().and_then(|e| e.to_str()) != Some("npz") {
@@ -90,8 +137,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         ..FitConfig::default()
     };
-    config.validate(x.nrows(), x.ncols())?;
+    config
+        .validate(x.nrows(), x.ncols())
+        .map_err(|e| name_init_file(e, &args))?;
     let warm = args.warm_start.as_deref().map(load_model).transpose()?;
+    if let (Some(w), Some(path)) = (&warm, &args.warm_start) {
+        check_warm_start(w, path, &x, &config)?;
+    }
     let quiet = args.quiet;
     let mut notice = |s: &str| {
         if !quiet {

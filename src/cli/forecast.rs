@@ -1,7 +1,7 @@
 //! `gaussmix forecast`: fit a mixture on sliding windows of a series and forecast its test
 //! part, next to persistence and a linear AR model.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long)]
     pub covariance: Option<CovarianceType>,
     /// Fraction of the series, at its end, held out as the test part.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     pub test_fraction: f64,
     /// auto (validated on the tail of the training part), none, diff or window-norm.
     #[arg(long, default_value = "auto")]
@@ -45,7 +45,7 @@ pub struct Args {
     #[arg(long)]
     pub iterated: bool,
     /// Probability of the forecast intervals.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
     pub level: f64,
     /// EM initialisations (the best is kept).
     #[arg(long, default_value_t = 3)]
@@ -72,6 +72,30 @@ fn preset(builtin: Option<Builtin>) -> (usize, usize, usize, CovarianceType) {
     }
 }
 
+/// Checks that `dir` is a directory or can be created as one: it is not an existing file and
+/// no path above it is a file.
+fn check_out_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "{}: exists and is not a directory; give a directory for --out",
+                dir.display()
+            );
+        }
+        return Ok(());
+    }
+    if let Some(above) = dir.ancestors().skip(1).find(|a| a.exists()) {
+        if !above.is_dir() {
+            anyhow::bail!(
+                "cannot create the output directory {}: {} is a file, not a directory; give another --out",
+                dir.display(),
+                above.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Runs `gaussmix forecast`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let (name, y) = match (&args.series, args.builtin) {
@@ -91,6 +115,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give a series file or --builtin santafe|sunspots"),
     };
+    // The outputs are checked before the fit, so that an unwritable one fails at once and
+    // leaves nothing behind (not even the files of the other output).
+    if let Some(dir) = &args.out {
+        check_out_dir(dir)?;
+    }
+    if let Some(path) = &args.report {
+        crate::output::check_output_path(path)?;
+    }
     let (w, h, k, cov) = preset(args.builtin);
     let config = ForecastConfig {
         window: args.window.unwrap_or(w),
@@ -178,7 +210,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             run.transform,
             config.level * 100.0
         );
-        let with_text = plot::write_png(&png, &run, &title)?;
+        let with_text = match plot::write_png(&png, &run, &title) {
+            Ok(v) => v,
+            Err(e) => {
+                // No half set of outputs: the CSV goes when its plot cannot be written.
+                let _ = std::fs::remove_file(&csv);
+                return Err(e.into());
+            }
+        };
         println!("wrote {} and {}", csv.display(), png.display());
         if !with_text {
             println!("note: no usable font was found, so the plot has no text");

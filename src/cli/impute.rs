@@ -28,6 +28,7 @@ pub struct Args {
 
 /// Runs `gaussmix impute`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    crate::io::check_data_output(&args.output)?;
     let model = load_model(&args.model)?;
     let x = read_matrix(&args.data, Missing::AllowNan)?;
     let mode = if args.sample {

@@ -39,8 +39,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.n == 0 {
         anyhow::bail!("-n must be at least 1");
     }
+    // Every output is checked before anything is written, so that a bad second output
+    // cannot leave the first one behind.
     for p in args.output.iter().chain(&args.labels) {
-        crate::output::check_output_path(p)?;
+        crate::io::check_data_output(p)?;
     }
     let shape = args
         .shape

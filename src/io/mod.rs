@@ -185,8 +185,20 @@ pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
 }
 
 fn unknown_output(path: &Path, ext: &str) -> GmmError {
+    if ext.is_empty() {
+        return GmmError::file(path, "the output has no extension; name it .npy or .csv");
+    }
     GmmError::file(
         path,
         format!("cannot write '.{ext}' files; name the output .npy or .csv"),
     )
+}
+
+/// Checks, before any work is done, that `path` names an output [`write_matrix`] and
+/// [`write_labels`] can write: a `.npy` or `.csv` file in an existing directory.
+pub fn check_data_output(path: &Path) -> Result<()> {
+    match extension(path).as_str() {
+        "npy" | "csv" => crate::output::check_output_path(path),
+        other => Err(unknown_output(path, other)),
+    }
 }
