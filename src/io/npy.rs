@@ -35,11 +35,11 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<NpyValue, String> {
         }
     };
     // The header's claim must fit in the file before anything is allocated for it.
+    // At least one byte per element, so that zero-sized types cannot claim endless elements.
+    let item_bytes = type_str.num_bytes().unwrap_or(usize::MAX).max(1);
     let claimed = shape
         .iter()
-        .try_fold(type_str.num_bytes().unwrap_or(usize::MAX), |acc, &s| {
-            acc.checked_mul(s)
-        });
+        .try_fold(item_bytes, |acc, &s| acc.checked_mul(s));
     if claimed.is_none_or(|c| c > bytes.len()) {
         return Err(format!(
             "the header claims shape {shape:?} of '{type_str}' but the file holds only {} bytes: it is truncated or damaged; write it again",
@@ -286,6 +286,25 @@ mod tests {
             decode(&buf[..]).unwrap(),
             NpyValue::Integer(NdArray::new(vec![], vec![1.0]))
         );
+    }
+
+    #[test]
+    fn zero_sized_elements_cannot_claim_a_huge_shape() {
+        for descr in ["<U0", "|S0", "|V0"] {
+            let mut header = format!(
+                "{{'descr': '{descr}', 'fortran_order': False, 'shape': (1000000000000,), }}"
+            );
+            while (10 + header.len() + 1) % 64 != 0 {
+                header.push(' ');
+            }
+            header.push('\n');
+            let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+            bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+            bytes.extend_from_slice(header.as_bytes());
+            let started = std::time::Instant::now();
+            assert!(decode(&bytes).is_err(), "{descr}");
+            assert!(started.elapsed().as_secs() < 5, "{descr}");
+        }
     }
 
     #[test]
