@@ -62,7 +62,18 @@ pub fn resolve(choice: DeviceChoice, notice: &mut dyn FnMut(&str)) -> Result<Dev
             Ok(Device::Gpu)
         }
         DeviceChoice::Auto => match crate::gpu::check_available() {
-            Ok(()) => Ok(Device::Gpu),
+            Ok(()) => match GpuContext::shared()?.adapter() {
+                // A software rasteriser (lavapipe, llvmpipe, WARP) runs on these same CPU
+                // cores in f32, slower than the f64 CPU engine: `auto` does not pick it.
+                Some(a) if a.device_type == "Cpu" => {
+                    notice(&format!(
+                        "the only GPU adapter is a software one ({}); running on the CPU, which is faster (--device gpu forces it)",
+                        a.name
+                    ));
+                    Ok(Device::Cpu)
+                }
+                _ => Ok(Device::Gpu),
+            },
             Err(e) => {
                 notice(&format!("no usable GPU ({e}); running on the CPU"));
                 Ok(Device::Cpu)

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 fn corpus(target: &str) -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -24,7 +26,10 @@ fn npy_corpus_never_panics() {
             ok += 1;
         }
     }
-    assert!(ok > 0, "not one corpus entry parses: the replay tests nothing");
+    assert!(
+        ok > 0,
+        "not one corpus entry parses: the replay tests nothing"
+    );
 }
 
 #[test]
@@ -36,7 +41,10 @@ fn csv_corpus_never_panics() {
             ok += 1;
         }
     }
-    assert!(ok > 0, "not one corpus entry parses: the replay tests nothing");
+    assert!(
+        ok > 0,
+        "not one corpus entry parses: the replay tests nothing"
+    );
 }
 
 #[test]
@@ -50,5 +58,8 @@ fn model_corpus_never_panics() {
             ok += 1;
         }
     }
-    assert!(ok > 0, "not one corpus entry loads: the replay tests nothing");
+    assert!(
+        ok > 0,
+        "not one corpus entry loads: the replay tests nothing"
+    );
 }
