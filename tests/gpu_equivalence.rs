@@ -334,3 +334,32 @@ fn lost_device_is_an_error() {
     assert!(matches!(err, GmmError::Gpu(_)), "{err}");
     let _ = DVector::<f64>::zeros(1);
 }
+
+/// The user-facing promise: `fit --device gpu` and `--device cpu` on the same data and seed
+/// (k-means initialisation on the host, then EM to convergence) end at the same lower bound
+/// within 1e-4 relative, for every covariance type.
+#[test]
+fn same_seed_same_lower_bound_on_both_devices() {
+    let Some(_) = context() else { return };
+    let (x, _) = data(1500, 4, 3, 21);
+    for ct in CovarianceType::ALL {
+        let config = FitConfig::new(3).covariance_type(ct).seed(4);
+        let on = |device| {
+            gaussmix::fit(
+                &x,
+                &config,
+                gaussmix::FitOptions {
+                    device,
+                    ..Default::default()
+                },
+                &mut |_| {},
+            )
+            .unwrap()
+        };
+        let cpu = on(gaussmix::DeviceChoice::Cpu);
+        let gpu = on(gaussmix::DeviceChoice::Gpu);
+        assert!(gpu.fit.device.starts_with("gpu"), "{}", gpu.fit.device);
+        let (a, b) = (cpu.fit.lower_bound, gpu.fit.lower_bound);
+        assert!((a - b).abs() <= 1e-4 * a.abs(), "{ct}: cpu {a} vs gpu {b}");
+    }
+}
