@@ -63,3 +63,22 @@ fn model_corpus_never_panics() {
         "not one corpus entry loads: the replay tests nothing"
     );
 }
+
+/// Inputs on which a fuzzer once found a crash or a hang: each must be refused quickly.
+#[test]
+fn fuzz_findings_are_refused_quickly() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let f = f.unwrap().path();
+        let bytes = std::fs::read(&f).unwrap();
+        let started = std::time::Instant::now();
+        let result = gaussmix::io::parse::npy(Path::new("x.npy"), &bytes);
+        assert!(result.is_err(), "{}", f.display());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{}: {:?}",
+            f.display(),
+            started.elapsed()
+        );
+    }
+}

@@ -23,6 +23,7 @@ pub enum NpyValue {
 
 /// Decodes one `.npy` stream; errors are plain sentences without the file name.
 pub fn decode(bytes: &[u8]) -> std::result::Result<NpyValue, String> {
+    check_plain_header(bytes)?;
     let npy = NpyFile::new(bytes).map_err(|e| format!("not a valid .npy array ({e})"))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
     let order = npy.order();
@@ -96,6 +97,47 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<NpyValue, String> {
         }
         _ => return Err(format!("unsupported element type '{type_str}'; save float32 or float64 values")),
     })
+}
+
+/// Checks, before the header is parsed, that it has the shape NumPy gives a plain array's
+/// header — `{'descr': …, 'fortran_order': …, 'shape': (…), }` — so that no crafted header
+/// (deeply nested lists, endless digits) can make the parser run for minutes. Structured
+/// arrays, whose `descr` is a list, are refused here too: gaussmix reads plain arrays only.
+fn check_plain_header(bytes: &[u8]) -> std::result::Result<(), String> {
+    let not_npy = |why: &str| format!("not a valid .npy array ({why})");
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(not_npy("no NumPy magic string at the start"));
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10usize),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(not_npy(&format!("unknown format version {v}"))),
+    };
+    let header = bytes
+        .get(start..start.saturating_add(len))
+        .ok_or_else(|| not_npy("the header is cut short"))?;
+    let header = std::str::from_utf8(header).map_err(|_| not_npy("the header is not text"))?;
+    let trimmed = header.trim();
+    let longest_digit_run = trimmed
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if header.len() > 4096
+        || !trimmed.starts_with('{')
+        || !trimmed.ends_with('}')
+        || trimmed.contains('[')
+        || trimmed.matches('(').count() > 1
+        || longest_digit_run > 20
+    {
+        return Err(
+            "not a plain NumPy array header (structured arrays and unusual headers are not read); save a plain float array with numpy.save".into(),
+        );
+    }
+    Ok(())
 }
 
 /// Puts Fortran-ordered data into C (row-major) order.
