@@ -101,7 +101,7 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<NpyValue, String> {
 
 /// Checks, before the header is parsed, that it has the shape NumPy gives a plain array's
 /// header — `{'descr': …, 'fortran_order': …, 'shape': (…), }` — so that no crafted header
-/// (deeply nested lists, endless digits) can make the parser run for minutes. Structured
+/// (nested lists or dicts, endless digits) can make the parser run for minutes. Structured
 /// arrays, whose `descr` is a list, are refused here too: gaussmix reads plain arrays only.
 fn check_plain_header(bytes: &[u8]) -> std::result::Result<(), String> {
     let not_npy = |why: &str| format!("not a valid .npy array ({why})");
@@ -130,7 +130,10 @@ fn check_plain_header(bytes: &[u8]) -> std::result::Result<(), String> {
         || !trimmed.starts_with('{')
         || !trimmed.ends_with('}')
         || trimmed.contains('[')
+        || trimmed.matches('{').count() != 1
+        || trimmed.matches('}').count() != 1
         || trimmed.matches('(').count() > 1
+        || trimmed.matches(')').count() > 1
         || longest_digit_run > 20
     {
         return Err(
