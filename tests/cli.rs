@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{cli_data as data, path_str as s, write_csv};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -16,20 +18,6 @@ fn gaussmix(args: &[&str]) -> Output {
         .env("CI", "") // the CPU path needs no adapter
         .output()
         .expect("run gaussmix")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn write_csv(path: &Path, x: &DMatrix<f64>) {
-    let mut t = String::new();
-    for r in x.row_iter() {
-        let v: Vec<String> = r.iter().map(|v| v.to_string()).collect();
-        t.push_str(&v.join(","));
-        t.push('\n');
-    }
-    std::fs::write(path, t).unwrap();
 }
 
 /// A `.npy` file written by hand: `descr` such as `<f8`, the shape, and the raw payload.
@@ -59,10 +47,6 @@ fn raw_npy(path: &Path, descr: &str, shape: &[usize], payload: &[u8]) {
 
 fn f64_bytes(v: &[f64]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn data() -> DMatrix<f64> {
-    common::draw(&common::truth(3), 600, 7).0
 }
 
 /// Asserts a clean failure: non-zero exit, one `error:` line naming `needle`, no panic, fast.

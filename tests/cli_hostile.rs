@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{cli_data as data, path_str as s, write_csv};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -22,24 +24,6 @@ fn gaussmix_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 fn gaussmix(args: &[&str]) -> Output {
     gaussmix_env(args, &[])
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn write_csv(path: &Path, x: &DMatrix<f64>) {
-    let mut t = String::new();
-    for r in x.row_iter() {
-        let v: Vec<String> = r.iter().map(|v| v.to_string()).collect();
-        t.push_str(&v.join(","));
-        t.push('\n');
-    }
-    std::fs::write(path, t).unwrap();
-}
-
-fn data() -> DMatrix<f64> {
-    common::draw(&common::truth(3), 600, 7).0
 }
 
 /// Asserts a clean failure under extra environment variables: exit status 1, one `error:`

@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::context;
+
 use gaussmix::backend::cpu::{normalize_in_place, weighted_log_prob, CpuBackend};
 use gaussmix::backend::Backend;
 use gaussmix::em;
@@ -19,19 +21,6 @@ use gaussmix::gpu::{GpuBackend, GpuContext};
 use gaussmix::init::one_hot;
 use gaussmix::{CovarianceType, Covariances, FitConfig, GmmError, InitMethod, MixtureParams};
 use nalgebra::{DMatrix, DVector};
-
-fn context() -> Option<GpuContext> {
-    match GpuContext::shared() {
-        Ok(c) => Some(c),
-        Err(e) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true but no GPU adapter is usable: {e}");
-            }
-            eprintln!("skipping GPU test: {e}");
-            None
-        }
-    }
-}
 
 /// Data from three separated, correlated components in `d` dimensions, and labels in 0..k.
 fn data(n: usize, d: usize, k: usize, seed: u64) -> (DMatrix<f64>, Vec<usize>) {

@@ -6,24 +6,13 @@
 
 mod common;
 
+use common::context;
+
 use gaussmix::backend::cpu::CpuBackend;
 use gaussmix::em;
 use gaussmix::gpu::{GpuBackend, GpuContext};
 use gaussmix::{CovarianceType, FitConfig, GmmError, InitMethod};
 use nalgebra::DMatrix;
-
-fn context() -> Option<GpuContext> {
-    match GpuContext::shared() {
-        Ok(c) => Some(c),
-        Err(e) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true but no GPU adapter is usable: {e}");
-            }
-            eprintln!("skipping GPU test: {e}");
-            None
-        }
-    }
-}
 
 fn data(n: usize, d: usize, k: usize, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
     let (x, labels) = common::draw(&common::truth(d), n, seed);

@@ -6,23 +6,12 @@
 
 mod common;
 
+use common::context;
+
 use gaussmix::device::{self, DeviceChoice};
 use gaussmix::gpu::{query, GpuContext};
 use gaussmix::{CovarianceType, Covariances, FitConfig, GaussianMixture, GmmError};
 use nalgebra::DMatrix;
-
-fn context() -> Option<GpuContext> {
-    match GpuContext::shared() {
-        Ok(c) => Some(c),
-        Err(e) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true but no GPU adapter is usable: {e}");
-            }
-            eprintln!("skipping GPU test: {e}");
-            None
-        }
-    }
-}
 
 fn model_and_data(ct: CovarianceType, d: usize, n: usize) -> (GaussianMixture, DMatrix<f64>) {
     let (x, _) = common::draw(&common::truth(d), n, 17 + d as u64);

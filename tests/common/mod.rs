@@ -80,3 +80,39 @@ pub fn match_components(true_means: &DMatrix<f64>, fitted_means: &DMatrix<f64>) 
         })
         .collect()
 }
+
+/// The GPU context for a test, or `None` (with a skip notice) when no adapter is usable;
+/// with `CI=true` a missing adapter fails the test instead of skipping it.
+pub fn context() -> Option<gaussmix::gpu::GpuContext> {
+    match gaussmix::gpu::GpuContext::shared() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("CI=true but no GPU adapter is usable: {e}");
+            }
+            eprintln!("skipping GPU test: {e}");
+            None
+        }
+    }
+}
+
+/// A path as the `&str` a command line takes.
+pub fn path_str(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Writes `x` as a headerless CSV file.
+pub fn write_csv(path: &std::path::Path, x: &DMatrix<f64>) {
+    let mut t = String::new();
+    for r in x.row_iter() {
+        let v: Vec<String> = r.iter().map(|v| v.to_string()).collect();
+        t.push_str(&v.join(","));
+        t.push('\n');
+    }
+    std::fs::write(path, t).unwrap();
+}
+
+/// The data of the command-line tests: 600 samples of the 3-D known mixture.
+pub fn cli_data() -> DMatrix<f64> {
+    draw(&truth(3), 600, 7).0
+}
