@@ -278,9 +278,21 @@ impl GpuContext {
         Ok(out)
     }
 
-    /// Copies `bytes` bytes from the start of each `(buffer, bytes)` into one staging buffer,
-    /// waits, and returns them as f32, in order.
+    /// Copies `bytes` bytes from `offset` of each `(buffer, offset, bytes)` into one staging
+    /// buffer, waits, and returns them as f32, in order.
     pub(crate) fn read_f32(&self, sources: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<f32>> {
+        self.read_words(sources)
+    }
+
+    /// As [`GpuContext::read_f32`], for u32 words.
+    pub(crate) fn read_u32(&self, sources: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<u32>> {
+        self.read_words(sources)
+    }
+
+    fn read_words<T: bytemuck::Pod>(
+        &self,
+        sources: &[(&wgpu::Buffer, u64, u64)],
+    ) -> Result<Vec<T>> {
         let total: u64 = sources.iter().map(|s| s.2).sum();
         if total == 0 {
             return Ok(Vec::new());
@@ -301,7 +313,7 @@ impl GpuContext {
             at += bytes;
         }
         let index = self.inner.queue.submit([enc.finish()]);
-        self.map_read(&staging, index)
+        self.map_read_words(&staging, index)
     }
 
     /// Maps a `MAP_READ` buffer written by submission `index`, waits, and returns its
@@ -318,6 +330,14 @@ impl GpuContext {
         staging: &wgpu::Buffer,
         index: wgpu::SubmissionIndex,
     ) -> Result<Vec<f32>> {
+        self.map_read_words(staging, index)
+    }
+
+    fn map_read_words<T: bytemuck::Pod>(
+        &self,
+        staging: &wgpu::Buffer,
+        index: wgpu::SubmissionIndex,
+    ) -> Result<Vec<T>> {
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
@@ -364,7 +384,7 @@ impl GpuContext {
             let view = staging
                 .get_mapped_range(..)
                 .map_err(|e| GmmError::Gpu(format!("mapping the read-back buffer: {e}")))?;
-            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+            bytemuck::cast_slice::<u8, T>(&view).to_vec()
         };
         staging.unmap();
         Ok(out)

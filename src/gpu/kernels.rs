@@ -5,7 +5,7 @@
 //! shader (every declared binding is used).
 
 /// `(name, source)` of every shader, for the pipelines and for validation tests.
-pub const SHADERS: [(&str, &str); 6] = [
+pub const SHADERS: [(&str, &str); 7] = [
     ("estep_full", include_str!("../../shaders/estep_full.wgsl")),
     ("estep_diag", include_str!("../../shaders/estep_diag.wgsl")),
     (
@@ -23,6 +23,10 @@ pub const SHADERS: [(&str, &str); 6] = [
     (
         "mstep_full_scatter",
         include_str!("../../shaders/mstep_full_scatter.wgsl"),
+    ),
+    (
+        "exact_products",
+        include_str!("../../shaders/exact_products.wgsl"),
     ),
 ];
 
@@ -102,6 +106,8 @@ pub struct Kernels {
     pub mstep_means: wgpu::ComputePipeline,
     pub mstep_diag_scatter: wgpu::ComputePipeline,
     pub mstep_full_scatter: wgpu::ComputePipeline,
+    /// Exact integer products for the low-rank path ([`crate::gpu::exact`]).
+    pub exact_products: wgpu::ComputePipeline,
 }
 
 impl Kernels {
@@ -151,6 +157,7 @@ impl Kernels {
             mstep_means: build("mstep_means"),
             mstep_diag_scatter: build("mstep_diag_scatter"),
             mstep_full_scatter: build("mstep_full_scatter"),
+            exact_products: build("exact_products"),
         }
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod backend;
 pub mod context;
+pub mod exact;
 pub mod kernels;
 pub mod query;
 

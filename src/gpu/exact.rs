@@ -1,0 +1,408 @@
+//! Exact products `Aᵀ B` of f64 matrices on the GPU, for the low-rank path's Gram matrix and
+//! projections.
+//!
+//! The low-rank algebra subtracts nearly equal numbers: a training sample's Mahalanobis
+//! distance is `(‖v‖² − ‖L⁻¹ Aᵀ v‖²) / λ` with λ = 10⁻⁶ and `‖v‖²` in the thousands for the
+//! faces, so the products `X_c X_cᵀ` and `X_c x` need f64 accuracy (~10⁻¹⁶ relative); f32's
+//! 10⁻⁷ would leave nothing of the distance. GPUs rarely offer f64, so the products are done
+//! without rounding, in integers (an Ozaki-style error-free transformation):
+//!
+//! 1. the host scales each column of A and B by a power of two `2^e` into (−1, 1) and rounds it
+//!    to 54 bits, written as 6 signed digits of 9 bits (`DIGITS × DIGIT_BITS`);
+//! 2. the kernel (`shaders/exact_products.wgsl`) sums the digit products of every level
+//!    `u = s + t < LEVELS` exactly (i32 per 1024 features, then 64 bits);
+//! 3. the host combines the levels: `c_ij = 2^(e_i + e_j) Σ_u level_u 2^(−9 (u + 2))`.
+//!
+//! The only approximations are the 54-bit rounding of the inputs (relative to each column's
+//! largest entry) and the levels `u ≥ 6` left out, each below `D · 7 · 2⁻⁵⁴` of
+//! `max|a_i| max|b_j|` — the size of an f64 product's own rounding. The result does not
+//! depend on the GPU: [`host_products`] does the same integer arithmetic on the CPU and the
+//! tests require both to agree bit for bit.
+
+use nalgebra::{DMatrix, DMatrixView};
+
+use crate::error::{GmmError, Result};
+use crate::gpu::context::GpuContext;
+
+/// Bits per digit.
+pub const DIGIT_BITS: u32 = 9;
+/// Digits per value (54 bits).
+pub const DIGITS: usize = 6;
+/// Digit levels `s + t` summed.
+pub const LEVELS: usize = 6;
+/// u32 words per value on the device (two i16 digits each).
+const WORDS: usize = DIGITS / 2;
+/// Output edge of one workgroup's tile.
+const TILE: usize = 16;
+/// Columns of A or B per dispatch at most (bounds the level buffer and the grid).
+const MAX_BLOCK: usize = 4096;
+
+/// The uniform block of `exact_products.wgsl`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct ExactDims {
+    n_a: u32,
+    n_b: u32,
+    d: u32,
+    pad: u32,
+}
+
+/// The columns of a matrix as signed digits, with their power-of-two scales.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sliced {
+    /// Rows (features) D.
+    pub rows: usize,
+    /// `2^exponents[j]` bounds column j's magnitudes.
+    pub exponents: Vec<i32>,
+    /// Digits, `[column][row][digit]`, most significant first.
+    pub digits: Vec<[i16; DIGITS]>,
+}
+
+/// `x · 2^e` without intermediate overflow or underflow (exact unless the result leaves the
+/// normal range).
+fn scale_pow2(mut x: f64, mut e: i32) -> f64 {
+    while e > 1000 {
+        x *= 2f64.powi(1000);
+        e -= 1000;
+    }
+    while e < -1000 {
+        x *= 2f64.powi(-1000);
+        e += 1000;
+    }
+    x * 2f64.powi(e)
+}
+
+/// The smallest `e` with `max_abs < 2^e` (0 for a zero column).
+fn column_exponent(max_abs: f64) -> i32 {
+    if max_abs == 0.0 || !max_abs.is_finite() {
+        return 0;
+    }
+    let mut e = max_abs.log2().floor() as i32 + 1;
+    while scale_pow2(max_abs, -e) >= 1.0 {
+        e += 1;
+    }
+    while e > -1074 && scale_pow2(max_abs, -(e - 1)) < 1.0 {
+        e -= 1;
+    }
+    e
+}
+
+/// Writes every column of `a` (D × n) as digits: `a_lj ≈ 2^e_j Σ_s digit_s 2^(−9 (s + 1))`,
+/// exact to 2⁻⁵⁴ of the column's largest magnitude.
+pub fn slice_columns(a: DMatrixView<'_, f64>) -> Sliced {
+    let bits = DIGIT_BITS * DIGITS as u32;
+    let mask = (1i64 << DIGIT_BITS) - 1;
+    let mut exponents = Vec::with_capacity(a.ncols());
+    let mut digits = Vec::with_capacity(a.len());
+    for col in a.column_iter() {
+        let e = column_exponent(col.amax());
+        exponents.push(e);
+        for &v in col.iter() {
+            // |v 2^-e| < 1, so the integer has at most 54 bits and the top digit < 2^9.
+            let int = scale_pow2(v, bits as i32 - e).round() as i64;
+            let (sign, mag) = (int.signum(), int.abs());
+            let mut d = [0i16; DIGITS];
+            for (s, digit) in d.iter_mut().enumerate() {
+                let shift = DIGIT_BITS * (DIGITS - 1 - s) as u32;
+                *digit = (sign * ((mag >> shift) & mask)) as i16;
+            }
+            digits.push(d);
+        }
+    }
+    Sliced {
+        rows: a.nrows(),
+        exponents,
+        digits,
+    }
+}
+
+impl Sliced {
+    /// Number of columns.
+    pub fn n_columns(&self) -> usize {
+        self.exponents.len()
+    }
+
+    /// The device layout of columns `range`: `[word][column][row]`, word `p` holding digits
+    /// `2p` (low half) and `2p + 1` (high half) as i16.
+    fn device_words(&self, range: std::ops::Range<usize>) -> Vec<u32> {
+        let n = range.len();
+        let mut out = vec![0u32; WORDS * n * self.rows];
+        for (c, col) in range.enumerate() {
+            for r in 0..self.rows {
+                let d = &self.digits[col * self.rows + r];
+                for p in 0..WORDS {
+                    let low = d[2 * p] as u16 as u32;
+                    let high = d[2 * p + 1] as u16 as u32;
+                    out[(p * n + c) * self.rows + r] = low | (high << 16);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `c_ij` from its exact levels and the two column exponents.
+fn combine(levels: &[i64], e_a: i32, e_b: i32) -> f64 {
+    let mut sum = 0.0;
+    for u in (0..LEVELS).rev() {
+        sum += scale_pow2(levels[u] as f64, -(DIGIT_BITS as i32) * (u as i32 + 2));
+    }
+    scale_pow2(scale_pow2(sum, e_a), e_b)
+}
+
+/// The kernel's arithmetic on the CPU: `Aᵀ B` (n × m) from the digits, in i64. The reference
+/// the GPU must match bit for bit.
+pub fn host_products(a: &Sliced, b: &Sliced) -> DMatrix<f64> {
+    assert_eq!(a.rows, b.rows, "inner dimensions differ");
+    let d = a.rows;
+    DMatrix::from_fn(a.n_columns(), b.n_columns(), |i, j| {
+        let mut levels = [0i64; LEVELS];
+        for l in 0..d {
+            let (x, y) = (&a.digits[i * d + l], &b.digits[j * d + l]);
+            for (s, &xs) in x.iter().enumerate() {
+                for (t, &yt) in y.iter().enumerate().take(LEVELS - s) {
+                    levels[s + t] += xs as i64 * yt as i64;
+                }
+            }
+        }
+        combine(&levels, a.exponents[i], b.exponents[j])
+    })
+}
+
+/// `Aᵀ B` for `a` D × n and `b` D × m, on the GPU of `ctx`, exact to f64 rounding (see the
+/// module documentation).
+pub fn transpose_times(
+    ctx: &GpuContext,
+    a: DMatrixView<'_, f64>,
+    b: DMatrixView<'_, f64>,
+) -> Result<DMatrix<f64>> {
+    transpose_times_in_blocks(ctx, a, b, MAX_BLOCK)
+}
+
+/// [`transpose_times`] with at most `max_block` columns of A and of B per dispatch (the
+/// device's binding limits may make blocks smaller still). The result does not depend on the
+/// blocks.
+pub fn transpose_times_in_blocks(
+    ctx: &GpuContext,
+    a: DMatrixView<'_, f64>,
+    b: DMatrixView<'_, f64>,
+    max_block: usize,
+) -> Result<DMatrix<f64>> {
+    if a.nrows() != b.nrows() {
+        return Err(GmmError::DimensionMismatch {
+            expected: a.nrows(),
+            found: b.nrows(),
+        });
+    }
+    check_finite(a)?;
+    check_finite(b)?;
+    products(ctx, &slice_columns(a), &slice_columns(b), max_block)
+}
+
+/// `Aᵀ A` (symmetric) on the GPU; see [`transpose_times`].
+pub fn gram(ctx: &GpuContext, a: DMatrixView<'_, f64>) -> Result<DMatrix<f64>> {
+    check_finite(a)?;
+    let s = slice_columns(a);
+    products(ctx, &s, &s, MAX_BLOCK)
+}
+
+fn check_finite(a: DMatrixView<'_, f64>) -> Result<()> {
+    match a.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        None => Ok(()),
+        Some((p, v)) => Err(GmmError::InvalidData(format!(
+            "an exact GPU product was given the non-finite value {v} (row {}, column {} of a {} × {} operand); check the data for NaN or infinite entries",
+            p % a.nrows().max(1),
+            p / a.nrows().max(1),
+            a.nrows(),
+            a.ncols()
+        ))),
+    }
+}
+
+/// Columns per block so that one block's digits and one block pair's levels fit a binding.
+fn block_columns(ctx: &GpuContext, d: usize) -> Result<usize> {
+    let bind = ctx.limits().max_storage_buffer_binding_size as usize;
+    let per_column = WORDS * d.max(1) * 4;
+    let by_digits = bind / per_column;
+    let by_levels = ((bind / (LEVELS * 2 * 4)) as f64).sqrt() as usize;
+    let cols = by_digits.min(by_levels).min(MAX_BLOCK);
+    if cols == 0 {
+        return Err(GmmError::Gpu(format!(
+            "one sample of {d} features needs {per_column} bytes, more than the device's largest storage binding ({bind} bytes); use --device cpu"
+        )));
+    }
+    Ok(cols)
+}
+
+fn products(ctx: &GpuContext, a: &Sliced, b: &Sliced, max_block: usize) -> Result<DMatrix<f64>> {
+    let (n, m, d) = (a.n_columns(), b.n_columns(), a.rows);
+    let mut out = DMatrix::<f64>::zeros(n, m);
+    if n == 0 || m == 0 {
+        return Ok(out);
+    }
+    if d == 0 {
+        return Ok(out);
+    }
+    let block = block_columns(ctx, d)?.min(max_block.max(1));
+    let device = ctx.device();
+    let pipeline = &ctx.kernels().exact_products;
+    let storage = |what: &str, words: &[u32]| -> Result<wgpu::Buffer> {
+        let buf = ctx.scoped(what, || {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(what),
+                size: (words.len().max(1) * 4) as u64,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_DST
+                    | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            })
+        })?;
+        ctx.queue()
+            .write_buffer(&buf, 0, bytemuck::cast_slice(words));
+        Ok(buf)
+    };
+    for a0 in (0..n).step_by(block) {
+        let na = block.min(n - a0);
+        let a_buf = storage("exact product digits (A)", &a.device_words(a0..a0 + na))?;
+        for b0 in (0..m).step_by(block) {
+            let nb = block.min(m - b0);
+            let b_buf = storage("exact product digits (B)", &b.device_words(b0..b0 + nb))?;
+            let level_words = na * nb * LEVELS * 2;
+            let levels = ctx.scoped("exact product levels", || {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("exact product levels"),
+                    size: (level_words * 4) as u64,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+                    mapped_at_creation: false,
+                })
+            })?;
+            let dims = ExactDims {
+                n_a: na as u32,
+                n_b: nb as u32,
+                d: d as u32,
+                pad: 0,
+            };
+            let uniform = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("exact product dims"),
+                size: std::mem::size_of::<ExactDims>() as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            ctx.queue()
+                .write_buffer(&uniform, 0, bytemuck::bytes_of(&dims));
+            let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: uniform.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: a_buf.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: b_buf.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: levels.as_entire_binding(),
+                    },
+                ],
+            });
+            let mut enc = device.create_command_encoder(&Default::default());
+            {
+                let mut pass = enc.begin_compute_pass(&Default::default());
+                pass.set_pipeline(pipeline);
+                pass.set_bind_group(0, &bind, &[]);
+                pass.dispatch_workgroups(nb.div_ceil(TILE) as u32, na.div_ceil(TILE) as u32, 1);
+            }
+            ctx.queue().submit([enc.finish()]);
+            let words = ctx.read_u32(&[(&levels, 0, (level_words * 4) as u64)])?;
+            for i in 0..na {
+                for j in 0..nb {
+                    let base = (i * nb + j) * LEVELS * 2;
+                    let mut lv = [0i64; LEVELS];
+                    for (u, l) in lv.iter_mut().enumerate() {
+                        let low = words[base + 2 * u] as i64;
+                        let high = words[base + 2 * u + 1] as i32 as i64;
+                        *l = (high << 32) + low;
+                    }
+                    out[(a0 + i, b0 + j)] = combine(&lv, a.exponents[a0 + i], b.exponents[b0 + j]);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reconstruct(s: &Sliced, col: usize, row: usize) -> f64 {
+        let d = &s.digits[col * s.rows + row];
+        let mut v = 0.0;
+        for (k, &digit) in d.iter().enumerate() {
+            v += digit as f64 * 2f64.powi(-(DIGIT_BITS as i32) * (k as i32 + 1));
+        }
+        scale_pow2(v, s.exponents[col])
+    }
+
+    #[test]
+    fn digits_reconstruct_every_value_to_54_bits() {
+        let a = DMatrix::from_fn(37, 5, |i, j| {
+            let x = ((i * 7919 + j * 104729) % 1000) as f64 / 997.0 - 0.5;
+            x * 10f64.powi(j as i32 * 3 - 6)
+        });
+        let s = slice_columns(a.as_view());
+        for j in 0..5 {
+            let max = a.column(j).amax();
+            assert!(max < 2f64.powi(s.exponents[j]));
+            assert!(max >= 2f64.powi(s.exponents[j] - 1));
+            for i in 0..37 {
+                let err = (reconstruct(&s, j, i) - a[(i, j)]).abs();
+                assert!(err <= max * 2f64.powi(-54), "({i},{j}): {err:e}");
+                for &digit in &s.digits[j * 37 + i] {
+                    assert!(digit.abs() < 512);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn integer_products_match_f64_products() {
+        let a = DMatrix::from_fn(300, 9, |i, j| {
+            (((i * 31 + j * 17) % 101) as f64 / 50.0 - 1.0) * (1.0 + j as f64)
+        });
+        let b = DMatrix::from_fn(300, 4, |i, j| ((i * 13 + j * 7) % 29) as f64 * 1e-3 - 0.01);
+        let exact = host_products(&slice_columns(a.as_view()), &slice_columns(b.as_view()));
+        let reference = a.transpose() * &b;
+        for i in 0..9 {
+            for j in 0..4 {
+                let scale: f64 = (0..300).map(|l| (a[(l, i)] * b[(l, j)]).abs()).sum();
+                let err = (exact[(i, j)] - reference[(i, j)]).abs();
+                assert!(err <= 1e-14 * scale, "({i},{j}): {err:e} of {scale:e}");
+            }
+        }
+        // Zero columns and a single row.
+        let z = DMatrix::<f64>::zeros(3, 2);
+        assert_eq!(
+            host_products(&slice_columns(z.as_view()), &slice_columns(z.as_view())),
+            DMatrix::zeros(2, 2)
+        );
+    }
+
+    #[test]
+    fn exponents_bound_columns_tightly() {
+        assert_eq!(column_exponent(0.0), 0);
+        assert_eq!(column_exponent(1.0), 1);
+        assert_eq!(column_exponent(0.75), 0);
+        assert_eq!(column_exponent(0.5), 0);
+        assert_eq!(column_exponent(f64::MAX), 1024);
+        assert_eq!(column_exponent(f64::MIN_POSITIVE), -1021);
+        assert_eq!(column_exponent(5e-324), -1073);
+    }
+}
