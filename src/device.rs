@@ -82,29 +82,15 @@ pub fn resolve(choice: DeviceChoice, notice: &mut dyn FnMut(&str)) -> Result<Dev
     }
 }
 
-/// Where a query of `model` (score, predict) runs: as [`resolve`], except that a model the
-/// GPU engine cannot evaluate (low-rank covariances) stays on the CPU, saying so.
-pub fn resolve_for_model(
-    choice: DeviceChoice,
-    model: &GaussianMixture,
-    notice: &mut dyn FnMut(&str),
-) -> Result<Device> {
-    if choice != DeviceChoice::Cpu && !crate::gpu::query::supports(model) {
-        notice("the model has low-rank covariances, which the GPU engine does not evaluate; running on the CPU");
-        return Ok(Device::Cpu);
-    }
-    resolve(choice, notice)
-}
-
-/// `log p(x_i)` of every sample (rows of `x`) on the chosen device: f64 on the CPU, f32 with
-/// the E-step kernels on the GPU.
+/// `log p(x_i)` of every sample (rows of `x`) on the chosen device: f64 on the CPU; on the GPU
+/// f32 with the E-step kernels for dense models, exact products and f64 for low-rank ones.
 pub fn score_samples(
     model: &GaussianMixture,
     x: &DMatrix<f64>,
     choice: DeviceChoice,
     notice: &mut dyn FnMut(&str),
 ) -> Result<DVector<f64>> {
-    match resolve_for_model(choice, model, notice)? {
+    match resolve(choice, notice)? {
         Device::Cpu => model.score_samples(x),
         Device::Gpu => crate::gpu::query::score_samples(&GpuContext::shared()?, model, x),
     }
@@ -117,7 +103,7 @@ pub fn predict_proba(
     choice: DeviceChoice,
     notice: &mut dyn FnMut(&str),
 ) -> Result<DMatrix<f64>> {
-    match resolve_for_model(choice, model, notice)? {
+    match resolve(choice, notice)? {
         Device::Cpu => model.predict_proba(x),
         Device::Gpu => crate::gpu::query::predict_proba(&GpuContext::shared()?, model, x),
     }
@@ -130,7 +116,7 @@ pub fn predict(
     choice: DeviceChoice,
     notice: &mut dyn FnMut(&str),
 ) -> Result<Vec<usize>> {
-    match resolve_for_model(choice, model, notice)? {
+    match resolve(choice, notice)? {
         Device::Cpu => model.predict(x),
         Device::Gpu => crate::gpu::query::predict(&GpuContext::shared()?, model, x),
     }

@@ -59,7 +59,7 @@ pub fn fit(
         };
     if low_rank {
         if device == Device::Gpu {
-            say("the exact low-rank path (fewer samples than dimensions) runs on the CPU in f64; the GPU is not used for this fit");
+            say("the exact low-rank path (fewer samples than dimensions): the Gram matrix is computed on the GPU with exact integer products, the N × N factorisations of every iteration on the CPU in f64");
         }
         return crate::lowrank::fit(x, config, device, options.warm_start, on_iteration);
     }

@@ -1,28 +1,74 @@
 //! Queries of a fitted model on the GPU: per-sample log-likelihoods (`score_samples`),
-//! posterior probabilities (`predict_proba`) and labels (`predict`), through the E-step
-//! kernels. The model's parameters go up once, the data in chunks as for a fit, and only the
-//! requested results come back (f32, widened to f64).
+//! posterior probabilities (`predict_proba`) and labels (`predict`).
+//!
+//! Dense models run through the E-step kernels: the model's parameters go up once, the data
+//! in chunks as for a fit, and only the requested results come back (f32, widened to f64).
+//! Low-rank models run their projections `X_c x` — the only work that grows with D — as exact
+//! integer products on the GPU ([`crate::gpu::exact`]) and the N × N solves on the host in
+//! f64, so they give the CPU's numbers to rounding.
 
 use nalgebra::{DMatrix, DVector};
 
+use crate::backend::cpu::normalize_in_place;
 use crate::covariance::Covariances;
 use crate::error::{GmmError, Result};
 use crate::gpu::backend::GpuBackend;
 use crate::gpu::context::GpuContext;
+use crate::lowrank::{LowRankCovariances, Products};
 use crate::model::GaussianMixture;
 
-/// Whether the GPU engine can evaluate `model` (low-rank covariances it cannot).
-pub fn supports(model: &GaussianMixture) -> bool {
-    !matches!(model.params.covariances, Covariances::LowRank(_))
+/// Samples per block of a low-rank query (bounds the N × block projections).
+const LOWRANK_BLOCK: usize = 4096;
+
+/// The low-rank covariances of `model`, if it has them.
+fn low_rank(model: &GaussianMixture) -> Option<&LowRankCovariances> {
+    match &model.params.covariances {
+        Covariances::LowRank(lr) => Some(lr),
+        _ => None,
+    }
 }
 
-/// Uploads `x` and runs the E-step of `model` over it.
-fn e_step(ctx: &GpuContext, model: &GaussianMixture, x: &DMatrix<f64>) -> Result<GpuBackend> {
-    if !supports(model) {
-        return Err(GmmError::Gpu(
-            "low-rank covariances are not supported by the GPU engine; use --device cpu".into(),
-        ));
+fn check_data(model: &GaussianMixture, x: &DMatrix<f64>) -> Result<()> {
+    if x.ncols() != model.n_features() {
+        return Err(GmmError::DimensionMismatch {
+            expected: model.n_features(),
+            found: x.ncols(),
+        });
     }
+    crate::validate::check_finite(x)
+}
+
+/// Responsibilities (K × n, in place of the weighted log-probabilities) and log-likelihoods
+/// of the rows of `x` under a low-rank model, block by block.
+fn lowrank_blocks(
+    ctx: &GpuContext,
+    model: &GaussianMixture,
+    lr: &LowRankCovariances,
+    x: &DMatrix<f64>,
+) -> Result<(DMatrix<f64>, Vec<f64>)> {
+    check_data(model, x)?;
+    let (n, k) = (x.nrows(), model.n_components());
+    let products = Products::Gpu(ctx.clone());
+    let mut resp = DMatrix::<f64>::zeros(k, n);
+    let mut log_norm = Vec::with_capacity(n);
+    for start in (0..n).step_by(LOWRANK_BLOCK) {
+        let len = LOWRANK_BLOCK.min(n - start);
+        let xt = x.rows(start, len).transpose();
+        let mut block = DMatrix::<f64>::zeros(k, len);
+        lr.log_gaussian_prob_with(&products, &model.params.means, xt.as_view(), &mut block)?;
+        for c in 0..k {
+            block
+                .row_mut(c)
+                .add_scalar_mut(model.params.weights[c].ln());
+        }
+        log_norm.extend(normalize_in_place(&mut block));
+        resp.columns_mut(start, len).copy_from(&block);
+    }
+    Ok((resp, log_norm))
+}
+
+/// Uploads `x` and runs the E-step of a dense `model` over it.
+fn e_step(ctx: &GpuContext, model: &GaussianMixture, x: &DMatrix<f64>) -> Result<GpuBackend> {
     if x.ncols() != model.n_features() {
         return Err(GmmError::DimensionMismatch {
             expected: model.n_features(),
@@ -41,6 +87,10 @@ pub fn score_samples(
     model: &GaussianMixture,
     x: &DMatrix<f64>,
 ) -> Result<DVector<f64>> {
+    if let Some(lr) = low_rank(model) {
+        let (_, log_norm) = lowrank_blocks(ctx, model, lr, x)?;
+        return Ok(DVector::from_vec(log_norm));
+    }
     e_step(ctx, model, x)?.log_likelihoods()
 }
 
@@ -50,6 +100,9 @@ pub fn predict_proba(
     model: &GaussianMixture,
     x: &DMatrix<f64>,
 ) -> Result<DMatrix<f64>> {
+    if let Some(lr) = low_rank(model) {
+        return Ok(lowrank_blocks(ctx, model, lr, x)?.0.transpose());
+    }
     e_step(ctx, model, x)?.read_responsibilities()
 }
 

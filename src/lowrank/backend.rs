@@ -15,6 +15,7 @@ use crate::backend::Backend;
 use crate::covariance::{CovarianceType, Covariances};
 use crate::error::{GmmError, Result};
 use crate::lowrank::covariances::LowRankCovariances;
+use crate::lowrank::products::Products;
 use crate::lowrank::training::TrainingSet;
 use crate::params::{MStepStats, MixtureParams, NK_EPS};
 
@@ -24,6 +25,8 @@ const SCORE_BLOCK: usize = 512;
 /// EM for full covariances on N < D data through the exact low-rank form.
 pub struct LowRankBackend {
     training: Arc<TrainingSet>,
+    /// Where the Gram matrix was computed.
+    products: Products,
     /// Responsibilities, N × K.
     resp: DMatrix<f64>,
 }
@@ -32,10 +35,17 @@ impl LowRankBackend {
     /// Takes the data as N × D (one sample per row); centres them and computes their Gram
     /// matrix (O(N² D), once).
     pub fn new(x: &DMatrix<f64>) -> Self {
-        LowRankBackend {
-            training: Arc::new(TrainingSet::new(x)),
+        Self::new_with(x, &Products::Cpu).expect("CPU products do not fail")
+    }
+
+    /// As [`LowRankBackend::new`], with the Gram matrix computed by `products` (e.g. the
+    /// GPU's exact products).
+    pub fn new_with(x: &DMatrix<f64>, products: &Products) -> Result<Self> {
+        Ok(LowRankBackend {
+            training: Arc::new(TrainingSet::new_with(x, products)?),
+            products: products.clone(),
             resp: DMatrix::zeros(x.nrows(), 0),
-        }
+        })
     }
 
     /// The centred training samples and their Gram matrix.
@@ -131,10 +141,16 @@ impl LowRankBackend {
 
 impl Backend for LowRankBackend {
     fn describe(&self) -> String {
-        format!(
-            "cpu (f64, exact low-rank full covariances, {} threads)",
-            rayon::current_num_threads()
-        )
+        let threads = rayon::current_num_threads();
+        match &self.products {
+            Products::Cpu => {
+                format!("cpu (f64, exact low-rank full covariances, {threads} threads)")
+            }
+            Products::Gpu(ctx) => format!(
+                "cpu (f64, exact low-rank full covariances, {threads} threads) with the Gram matrix on {}",
+                ctx.describe().replace(", f32,", ", exact integer products,")
+            ),
+        }
     }
 
     fn n_samples(&self) -> usize {

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use crate::covariance::Precisions;
 use crate::error::{GmmError, Result};
 use crate::lowrank::covariances::LowRankCovariances;
-use crate::lowrank::training::transpose_times;
+use crate::lowrank::products::Products;
 
 impl LowRankCovariances {
     /// Log-densities `log N(x | μ_k, Σ_k)` for a block of samples stored as columns (D × n),
@@ -19,6 +19,18 @@ impl LowRankCovariances {
     pub fn log_gaussian_prob(
         &self,
         _precisions: &Precisions,
+        means: &DMatrix<f64>,
+        xt: DMatrixView<'_, f64>,
+        out: &mut DMatrix<f64>,
+    ) -> Result<()> {
+        self.log_gaussian_prob_with(&Products::Cpu, means, xt, out)
+    }
+
+    /// [`LowRankCovariances::log_gaussian_prob`] with the D-dimensional products (`X_c x`,
+    /// `X_c μ_k`, `μ̄_kᵀ x`) computed by `products`: the CPU, or the GPU's exact products.
+    pub fn log_gaussian_prob_with(
+        &self,
+        products: &Products,
         means: &DMatrix<f64>,
         xt: DMatrixView<'_, f64>,
         out: &mut DMatrix<f64>,
@@ -42,9 +54,9 @@ impl LowRankCovariances {
         for mut col in mc.column_iter_mut() {
             col -= centre;
         }
-        let projected = self.training.project(xc.as_view()); // N × n: X_c x
-        let projected_means = self.training.project(mc.as_view()); // N × K: X_c μ_k
-        let mean_dots = transpose_times(&self.centred_means, xc.as_view()); // K × n: μ̄_kᵀ x
+        let projected = self.training.project_with(products, xc.as_view())?; // N × n: X_c x
+        let projected_means = self.training.project_with(products, mc.as_view())?; // N × K: X_c μ_k
+        let mean_dots = products.transpose_times(self.centred_means.as_view(), xc.as_view())?; // K × n: μ̄_kᵀ x
         let rows: Vec<Vec<f64>> = (0..k)
             .into_par_iter()
             .map(|c| {

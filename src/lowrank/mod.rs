@@ -28,12 +28,14 @@ pub mod backend;
 pub mod covariances;
 pub mod density;
 pub mod factor;
+pub mod products;
 pub mod sample;
 pub mod training;
 
 pub use backend::LowRankBackend;
 pub use covariances::LowRankCovariances;
 pub use factor::ComponentFactor;
+pub use products::Products;
 pub use training::TrainingSet;
 
 use nalgebra::DMatrix;
@@ -70,7 +72,9 @@ pub fn is_cheaper(n: usize, d: usize, k: usize) -> bool {
 /// Fits full covariances through the low-rank path, with the shared EM loop, every
 /// initialisation method and warm start (from a low-rank or a dense model).
 ///
-/// The low-rank path runs on the CPU (f64) whatever `device` says.
+/// With `Device::Gpu` the Gram matrix — the one step whose cost grows with D — is computed on
+/// the GPU by exact integer products ([`crate::gpu::exact`]); the N × N work of every
+/// iteration stays on the host in f64.
 pub fn fit(
     x: &DMatrix<f64>,
     config: &FitConfig,
@@ -78,7 +82,6 @@ pub fn fit(
     warm_start: Option<&GaussianMixture>,
     on_iteration: &mut dyn FnMut(&IterationEvent),
 ) -> Result<GaussianMixture> {
-    let _ = device;
     crate::validate::check_fit_data(x)?;
     if config.covariance_type != CovarianceType::Full {
         return Err(GmmError::param(
@@ -94,7 +97,11 @@ pub fn fit(
             "the exact low-rank path needs reg_covar > 0: with fewer samples than features a full covariance is singular otherwise (the default is 1e-6)",
         ));
     }
-    let mut backend = LowRankBackend::new(x);
+    let products = match device {
+        Device::Cpu => Products::Cpu,
+        Device::Gpu => Products::Gpu(crate::gpu::GpuContext::shared()?),
+    };
+    let mut backend = LowRankBackend::new_with(x, &products)?;
     // Distance-based initialisations see the samples through an isometric N-dimensional
     // embedding (same distances, N/D of the work); given means live in D dimensions.
     let init_samples = match &config.init {

@@ -5,7 +5,9 @@
 use nalgebra::{DMatrix, DMatrixView, DVector};
 use rayon::prelude::*;
 
+use crate::error::Result;
 use crate::linalg::{gemm, Strided};
+use crate::lowrank::products::Products;
 
 /// Output columns per parallel GEMM task (fixed, so results do not depend on the thread count).
 const GEMM_COLUMNS: usize = 64;
@@ -21,8 +23,15 @@ pub struct TrainingSet {
 }
 
 impl TrainingSet {
-    /// Centres `x` (N × D, one sample per row) on its mean and computes the Gram matrix.
+    /// Centres `x` (N × D, one sample per row) on its mean and computes the Gram matrix on
+    /// the CPU.
     pub fn new(x: &DMatrix<f64>) -> Self {
+        Self::new_with(x, &Products::Cpu).expect("CPU products do not fail")
+    }
+
+    /// Centres `x` (N × D, one sample per row) on its mean and computes the Gram matrix with
+    /// `products` (the CPU, or the GPU's exact products).
+    pub fn new_with(x: &DMatrix<f64>, products: &Products) -> Result<Self> {
         let n = x.nrows();
         let centre = DVector::from_iterator(
             x.ncols(),
@@ -32,21 +41,20 @@ impl TrainingSet {
         for mut col in samples.column_iter_mut() {
             col -= &centre;
         }
-        Self::from_centred(samples, centre)
+        let gram = products.gram(samples.as_view())?;
+        Ok(Self::with_gram(samples, centre, gram))
     }
 
     /// From samples already centred (D × N, one per column) and their centre (D).
     pub fn from_centred(samples: DMatrix<f64>, centre: DVector<f64>) -> Self {
         assert_eq!(samples.nrows(), centre.len(), "centre length");
-        let mut gram = transpose_times(&samples, samples.as_view());
-        // Exact symmetry: the two triangles come from separate GEMM tasks.
-        for j in 0..gram.ncols() {
-            for i in 0..j {
-                let v = 0.5 * (gram[(i, j)] + gram[(j, i)]);
-                gram[(i, j)] = v;
-                gram[(j, i)] = v;
-            }
-        }
+        let gram = Products::Cpu
+            .gram(samples.as_view())
+            .expect("CPU products do not fail");
+        Self::with_gram(samples, centre, gram)
+    }
+
+    fn with_gram(samples: DMatrix<f64>, centre: DVector<f64>, gram: DMatrix<f64>) -> Self {
         let finite = samples.iter().all(|v| v.is_finite()) && centre.iter().all(|v| v.is_finite());
         TrainingSet {
             samples,
@@ -113,10 +121,27 @@ impl TrainingSet {
     pub fn project(&self, vs: DMatrixView<'_, f64>) -> DMatrix<f64> {
         transpose_times(&self.samples, vs)
     }
+
+    /// [`TrainingSet::project`] with `products` (the CPU, or the GPU's exact products).
+    pub fn project_with(
+        &self,
+        products: &Products,
+        vs: DMatrixView<'_, f64>,
+    ) -> Result<DMatrix<f64>> {
+        products.transpose_times(self.samples.as_view(), vs)
+    }
 }
 
 /// `aᵀ b` with `a` D × N and `b` D × m, parallel over fixed blocks of output columns.
 pub(crate) fn transpose_times(a: &DMatrix<f64>, b: DMatrixView<'_, f64>) -> DMatrix<f64> {
+    cpu_transpose_times(a.as_view(), b)
+}
+
+/// [`transpose_times`] for views.
+pub(crate) fn cpu_transpose_times(
+    a: DMatrixView<'_, f64>,
+    b: DMatrixView<'_, f64>,
+) -> DMatrix<f64> {
     assert_eq!(a.nrows(), b.nrows(), "inner dimensions differ");
     let (n, m) = (a.ncols(), b.ncols());
     let mut out = DMatrix::<f64>::zeros(n, m);
@@ -129,7 +154,7 @@ pub(crate) fn transpose_times(a: &DMatrix<f64>, b: DMatrixView<'_, f64>) -> DMat
         let mut target = nalgebra::DMatrixViewMut::from_slice(chunk, n, cols);
         gemm(
             1.0,
-            Strided::of(a).t(),
+            Strided::view(&a).t(),
             Strided::view(&bv),
             0.0,
             &mut target,

@@ -1,0 +1,62 @@
+//! Where the D-dimensional products of the low-rank path run: the Gram matrix `X_c X_cᵀ` of a
+//! fit and the projections `X_c x` of queried samples. Everything else in the path works on
+//! N × N matrices on the host.
+//!
+//! Both engines are accurate to f64 rounding, which the low-rank algebra needs (it subtracts
+//! nearly equal numbers before dividing by λ): the CPU by an f64 GEMM, the GPU by exact
+//! integer products ([`crate::gpu::exact`]), so both give the same model to rounding.
+
+use nalgebra::{DMatrix, DMatrixView};
+
+use crate::error::Result;
+use crate::gpu::GpuContext;
+use crate::lowrank::training::cpu_transpose_times;
+
+/// The engine for the low-rank path's D-dimensional products.
+#[derive(Clone, Debug, Default)]
+pub enum Products {
+    /// f64 GEMM on the host (rayon).
+    #[default]
+    Cpu,
+    /// Exact integer products on a GPU.
+    Gpu(GpuContext),
+}
+
+impl Products {
+    /// `aᵀ b` for `a` D × N and `b` D × m: N × m.
+    pub fn transpose_times(
+        &self,
+        a: DMatrixView<'_, f64>,
+        b: DMatrixView<'_, f64>,
+    ) -> Result<DMatrix<f64>> {
+        match self {
+            Products::Cpu => Ok(cpu_transpose_times(a, b)),
+            Products::Gpu(ctx) => crate::gpu::exact::transpose_times(ctx, a, b),
+        }
+    }
+
+    /// `aᵀ a` for `a` D × N, exactly symmetric.
+    pub fn gram(&self, a: DMatrixView<'_, f64>) -> Result<DMatrix<f64>> {
+        let mut g = match self {
+            Products::Cpu => cpu_transpose_times(a, a),
+            Products::Gpu(ctx) => crate::gpu::exact::gram(ctx, a)?,
+        };
+        // The CPU's two triangles come from separate GEMM tasks; the GPU's are equal already.
+        for j in 0..g.ncols() {
+            for i in 0..j {
+                let v = 0.5 * (g[(i, j)] + g[(j, i)]);
+                g[(i, j)] = v;
+                g[(j, i)] = v;
+            }
+        }
+        Ok(g)
+    }
+
+    /// Where the products run, in a few words.
+    pub fn describe(&self) -> String {
+        match self {
+            Products::Cpu => "cpu".into(),
+            Products::Gpu(ctx) => format!("{} with exact integer products", ctx.describe()),
+        }
+    }
+}
