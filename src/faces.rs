@@ -84,6 +84,8 @@ pub struct FacesJob {
     pub tol: f64,
     /// Output directory (created if missing).
     pub out: PathBuf,
+    /// Where the fit runs (the GPU computes the Gram matrix of the low-rank path).
+    pub device: DeviceChoice,
 }
 
 impl Default for FacesJob {
@@ -95,6 +97,7 @@ impl Default for FacesJob {
             max_iter: 100,
             tol: 1e-3,
             out: PathBuf::from("gaussmix-faces"),
+            device: DeviceChoice::Cpu,
         }
     }
 }
@@ -126,6 +129,7 @@ const TIMED_DRAWS: usize = 200;
 /// Fits the faces and writes the PNG grids and the model into `job.out`.
 pub fn run(
     job: &FacesJob,
+    notice: &mut dyn FnMut(&str),
     on_iteration: &mut dyn FnMut(&crate::em::IterationEvent),
 ) -> Result<FacesReport> {
     // Settings and the output path are checked before anything is decoded or created, so
@@ -159,9 +163,10 @@ pub fn run(
         &faces,
         &config,
         FitOptions {
-            device: DeviceChoice::Cpu,
+            device: job.device,
             full_path: FullPath::Auto,
-            ..Default::default()
+            warm_start: None,
+            notice: Some(notice),
         },
         on_iteration,
     )?;

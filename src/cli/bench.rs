@@ -1,5 +1,6 @@
 //! `gaussmix bench`: time EM iterations (E-step + M-step statistics + host factorisation) on
-//! the CPU and the GPU side by side.
+//! the CPU and the GPU side by side, and the exact low-rank path's Gram matrix (the one step of
+//! that path whose cost grows with the dimension).
 
 use std::time::Instant;
 
@@ -14,6 +15,7 @@ use crate::covariance::CovarianceType;
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuContext};
 use crate::init::one_hot;
+use crate::lowrank::Products;
 use crate::params::MixtureParams;
 
 /// Arguments of `gaussmix bench`.
@@ -43,6 +45,77 @@ pub struct Args {
     /// Seed of the synthetic data.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Samples × dimensions of the low-rank Gram matrix case (the faces: 400x4096); 0x0 skips it.
+    #[arg(long, default_value = "400x4096", value_parser = parse_gram_case)]
+    pub gram: (usize, usize),
+}
+
+fn parse_gram_case(s: &str) -> std::result::Result<(usize, usize), String> {
+    let bad = || format!("{s:?} is not SAMPLESxDIMENSIONS (e.g. 400x4096, or 0x0 to skip)");
+    let (n, d) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    Ok((
+        n.trim().parse().map_err(|_| bad())?,
+        d.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
+/// Milliseconds to compute the Gram matrix `X_c X_cᵀ` of the low-rank path with `products`
+/// (best of `iters` after one warm-up).
+fn time_gram(x: &DMatrix<f64>, products: &Products, iters: usize) -> Result<f64> {
+    products.gram(x.as_view())?;
+    let mut best = f64::INFINITY;
+    for _ in 0..iters.max(1) {
+        let started = Instant::now();
+        products.gram(x.as_view())?;
+        best = best.min(started.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(best)
+}
+
+/// The low-rank path's Gram matrix on the CPU (f64 GEMM) and the GPU (exact integer products),
+/// side by side.
+fn gram_table(
+    (n, d): (usize, usize),
+    want_cpu: bool,
+    gpu: Option<&GpuContext>,
+    iters: usize,
+    seed: u64,
+) -> Result<()> {
+    if n == 0 || d == 0 {
+        return Ok(());
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Samples as columns (D × N), as the low-rank path keeps them.
+    let x = DMatrix::<f64>::from_fn(d, n, |_, _| rng.sample::<f64, _>(StandardNormal));
+    let flops = 2.0 * (n * n * d) as f64;
+    println!();
+    println!(
+        "{:>9} {:>5} {:>28} {:>7} {:>12} {:>9} {:>8}",
+        "samples", "dims", "low-rank Gram matrix", "device", "ms", "GFLOP/s", "speedup"
+    );
+    let row = |device: &str, what: &str, ms: f64, base: Option<f64>| {
+        println!(
+            "{:>9} {:>5} {:>28} {:>7} {:>12.2} {:>9.2} {:>8}",
+            n,
+            d,
+            what,
+            device,
+            ms,
+            flops / (ms * 1e-3) / 1e9,
+            base.map_or("".into(), |b| format!("{:.1}x", b / ms))
+        );
+    };
+    let mut cpu_ms = None;
+    if want_cpu {
+        let ms = time_gram(&x, &Products::Cpu, iters)?;
+        row("cpu", "f64 GEMM", ms, None);
+        cpu_ms = Some(ms);
+    }
+    if let Some(ctx) = gpu {
+        let ms = time_gram(&x, &Products::Gpu(ctx.clone()), iters)?;
+        row("gpu", "exact integer products", ms, cpu_ms);
+    }
+    Ok(())
 }
 
 /// One benchmark case.
@@ -189,5 +262,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             row("gpu", ms, cpu_ms);
         }
     }
+    gram_table(args.gram, want_cpu, gpu.as_ref(), args.iters, args.seed)?;
     Ok(())
 }

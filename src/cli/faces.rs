@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::device::DeviceChoice;
 use crate::faces::{run as run_faces, FacesJob};
 
 /// Arguments of `gaussmix faces`.
@@ -26,6 +27,10 @@ pub struct Args {
     /// Convergence threshold on the change of the mean log-likelihood.
     #[arg(long, default_value_t = 1e-3)]
     pub tol: f64,
+    /// Where to fit: cpu, gpu (the Gram matrix on the GPU, exact integer products; the N × N
+    /// algebra stays on the CPU) or auto.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
 }
 
 /// Runs `gaussmix faces`.
@@ -37,8 +42,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         max_iter: args.max_iter,
         tol: args.tol,
         out: args.out,
+        device: args.device,
     };
-    let report = run_faces(&job, &mut |e| {
+    let report = run_faces(&job, &mut |s| eprintln!("note: {s}"), &mut |e| {
         eprintln!(
             "  iteration {:>3}: mean log-likelihood {:.4} (change {:.3e})",
             e.iter, e.lower_bound, e.change
@@ -68,6 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         m.fit.lower_bound
     );
+    println!("device: {}", m.fit.device);
     println!(
         "sampling: {:.3} ms per face (sample(1)), {:.3} ms for all {} faces at once",
         report.seconds_per_draw * 1e3,
