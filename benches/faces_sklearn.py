@@ -100,15 +100,14 @@ def main():
     print(f"scikit-learn {sklearn.__version__}: {s_iter} iterations in {s_fit:.1f} s, "
           f"sample(1) {s_draw:.2f} s", file=sys.stderr)
 
-    per_iter = s_fit / s_iter
     print()
     print(f"| 400 × 4096 faces, K = {args.k} full | scikit-learn {sklearn.__version__} (dense) | gaussmix (exact low-rank) | ratio |")
     print("|---|---|---|---|")
-    print(f"| fit, initialisation included | {s_fit:.1f} s for {s_iter} iteration(s) "
-          f"({per_iter:.1f} s per iteration) | {g_fit:.3f} s to convergence ({g_iter} iterations) | "
-          f"{per_iter * g_iter / g_fit:.0f}× (per-iteration × gaussmix's count) |")
-    print(f"| one draw, `sample(1)` | {s_draw * 1e3:.0f} ms | {g_draw * 1e3:.3f} ms | {s_draw / g_draw:.0f}× |")
-
+    # The ratio is a lower bound: scikit-learn's partial fit (s_iter iterations) against
+    # gaussmix's whole fit to convergence.
+    print(f"| fit, initialisation included | {s_fit:.1f} s for {s_iter} iteration(s), not converged | "
+          f"{g_fit:.3f} s to convergence ({g_iter} iterations) | ≥ {s_fit / g_fit:.0f}× |")
+    print(f"| one draw, `sample(1)` | {s_draw:.1f} s | {g_draw * 1e3:.3f} ms | {s_draw / g_draw:.2g}× |")
 
 if __name__ == "__main__":
     main()
