@@ -1,10 +1,11 @@
 //! The exact low-rank path at the faces size: 400 × 4096, K = 24 full components — one EM
 //! iteration (E-step from the Gram matrix, M-step statistics, N × N factorisations) and one
 //! draw. Compare with `benches/faces_sklearn.py` (scikit-learn's dense full covariances).
+//! Also the Gram matrix on the CPU and, when an adapter is found, on the GPU.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use gaussmix::backend::Backend;
-use gaussmix::lowrank::LowRankBackend;
+use gaussmix::lowrank::{LowRankBackend, Products};
 use gaussmix::{fit, CovarianceType, DeviceChoice, FitConfig, FitOptions, FullPath, MixtureParams};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -59,5 +60,25 @@ fn faces_lowrank(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, faces_lowrank);
+/// The Gram matrix of the centred faces (the one D-dependent step of a fit): f64 GEMM on the
+/// CPU against exact integer products on the GPU (skipped without an adapter).
+fn faces_gram(c: &mut Criterion) {
+    let faces = gaussmix::faces::olivetti_faces().unwrap();
+    let xt = faces.transpose();
+    let mut group = c.benchmark_group("lowrank_faces_gram_400x4096");
+    group.sample_size(10);
+    group.bench_function("cpu_f64", |b| {
+        b.iter(|| Products::Cpu.gram(xt.as_view()).unwrap())
+    });
+    match gaussmix::gpu::GpuContext::shared() {
+        Ok(ctx) => {
+            let gpu = Products::Gpu(ctx);
+            group.bench_function("gpu_exact", |b| b.iter(|| gpu.gram(xt.as_view()).unwrap()));
+        }
+        Err(e) => eprintln!("skipping the GPU Gram matrix: {e}"),
+    }
+    group.finish();
+}
+
+criterion_group!(benches, faces_lowrank, faces_gram);
 criterion_main!(benches);
