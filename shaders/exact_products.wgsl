@@ -5,14 +5,14 @@
 // u = s + t < 6:
 //     level[i, j, u] = sum_l sum_{s + t = u} a_digit[s][i][l] * b_digit[t][j][l]
 // in i32 for up to FLUSH features at a time (at most 6 * 511² * 1024 < 2³¹), then in a 64-bit
-// accumulator made of two words. The host combines the levels in f64. No rounding happens on
-// the device, so the result is the same on every GPU and is as accurate as an f64 product.
+// accumulator made of two words. The host combines the levels (exactly, then one rounding to
+// f64). No rounding happens on the device, so the result is the same on every GPU.
 
 struct Dims {
     n_a: u32,
     n_b: u32,
     d: u32,
-    pad: u32,
+    upper_only: u32, // 1: a block of a symmetric product, tiles below the diagonal skipped
 }
 
 const PAIRS: u32 = 3u;      // u32 words per value: digits (0, 1), (2, 3), (4, 5)
@@ -37,6 +37,9 @@ fn high_digit(w: u32) -> i32 {
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+    if (dims.upper_only == 1u && wid.x < wid.y) {
+        return; // the host mirrors these tiles
+    }
     let d = dims.d;
     let i = wid.y * 16u + lid.y;
     let j = wid.x * 16u + lid.x;

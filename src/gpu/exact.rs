@@ -13,11 +13,14 @@
 //!    `u = s + t < LEVELS` exactly (i32 per 1024 features, then 64 bits);
 //! 3. the host combines the levels: `c_ij = 2^(e_i + e_j) Σ_u level_u 2^(−9 (u + 2))`.
 //!
-//! The only approximations are the 54-bit rounding of the inputs (relative to each column's
-//! largest entry) and the levels `u ≥ 6` left out, each below `D · 7 · 2⁻⁵⁴` of
-//! `max|a_i| max|b_j|` — the size of an f64 product's own rounding. The result does not
-//! depend on the GPU: [`host_products`] does the same integer arithmetic on the CPU and the
-//! tests require both to agree bit for bit.
+//! The only approximations are the 54-bit rounding of the inputs and the levels `u ≥ 6` left
+//! out; together they stay below `6 · D · 2⁻⁵⁴ · 2^(e_i + e_j) ≤ 24 · D · 2⁻⁵⁴ · max|a_i| max|b_j|`
+//! per element (`max|a_i|` the largest magnitude in column i), and the levels are combined in
+//! i128 with one final rounding. The error is relative to each column's largest entry, not to
+//! `Σ|a_l b_l|` as an f64 product's: entries far below their column's maximum keep fewer bits.
+//! For the low-rank path a column is one sample (its D values, of one scale), which this
+//! suits. The result does not depend on the GPU: [`host_products`] does the same integer
+//! arithmetic on the CPU and the tests require both to agree bit for bit.
 
 use nalgebra::{DMatrix, DMatrixView};
 
@@ -34,8 +37,12 @@ pub const LEVELS: usize = 6;
 const WORDS: usize = DIGITS / 2;
 /// Output edge of one workgroup's tile.
 const TILE: usize = 16;
-/// Columns of A or B per dispatch at most (bounds the level buffer and the grid).
+/// Columns of A or B per dispatch at most (bounds the grid).
 const MAX_BLOCK: usize = 4096;
+/// Bytes of one dispatch's level buffer at most.
+const MAX_LEVEL_BYTES: usize = 256 << 20;
+/// Output elements × features of one dispatch at most (each costs 21 integer multiply-adds).
+const MAX_DISPATCH: f64 = (1u64 << 31) as f64;
 
 /// The uniform block of `exact_products.wgsl`.
 #[repr(C)]
@@ -44,7 +51,8 @@ struct ExactDims {
     n_a: u32,
     n_b: u32,
     d: u32,
-    pad: u32,
+    /// 1: skip the tiles below the diagonal (a block of a symmetric product).
+    upper_only: u32,
 }
 
 /// The columns of a matrix as signed digits, with their power-of-two scales.
@@ -88,8 +96,9 @@ fn column_exponent(max_abs: f64) -> i32 {
 }
 
 /// Writes every column of `a` (D × n) as digits: `a_lj ≈ 2^e_j Σ_s digit_s 2^(−9 (s + 1))`,
-/// exact to 2⁻⁵⁴ of the column's largest magnitude.
-pub fn slice_columns(a: DMatrixView<'_, f64>) -> Sliced {
+/// exact to 2⁻⁵⁴ of the column's largest magnitude. Non-finite values are an error.
+pub fn slice_columns(a: DMatrixView<'_, f64>) -> Result<Sliced> {
+    check_finite(a)?;
     let bits = DIGIT_BITS * DIGITS as u32;
     let mask = (1i64 << DIGIT_BITS) - 1;
     let mut exponents = Vec::with_capacity(a.ncols());
@@ -109,11 +118,11 @@ pub fn slice_columns(a: DMatrixView<'_, f64>) -> Sliced {
             digits.push(d);
         }
     }
-    Sliced {
+    Ok(Sliced {
         rows: a.nrows(),
         exponents,
         digits,
-    }
+    })
 }
 
 impl Sliced {
@@ -141,13 +150,16 @@ impl Sliced {
     }
 }
 
-/// `c_ij` from its exact levels and the two column exponents.
+/// `c_ij` from its exact levels and the two column exponents: the levels are summed exactly
+/// (`Σ_u level_u 2^(9 (5 − u))`, at most about `D · 2⁶⁶`, in i128) and rounded once.
 fn combine(levels: &[i64], e_a: i32, e_b: i32) -> f64 {
-    let mut sum = 0.0;
-    for u in (0..LEVELS).rev() {
-        sum += scale_pow2(levels[u] as f64, -(DIGIT_BITS as i32) * (u as i32 + 2));
+    let mut total: i128 = 0;
+    for (u, &level) in levels.iter().enumerate() {
+        total += (level as i128) << (DIGIT_BITS as usize * (LEVELS - 1 - u));
     }
-    scale_pow2(scale_pow2(sum, e_a), e_b)
+    // Level u weighs 2^(−9 (u + 2)) = 2^(9 (5 − u)) · 2^(−63).
+    let shift = DIGIT_BITS as i32 * (LEVELS as i32 + 1);
+    scale_pow2(total as f64, e_a + e_b - shift)
 }
 
 /// The kernel's arithmetic on the CPU: `Aᵀ B` (n × m) from the digits, in i64. The reference
@@ -194,16 +206,29 @@ pub fn transpose_times_in_blocks(
             found: b.nrows(),
         });
     }
-    check_finite(a)?;
-    check_finite(b)?;
-    products(ctx, &slice_columns(a), &slice_columns(b), max_block)
+    products(
+        ctx,
+        &slice_columns(a)?,
+        &slice_columns(b)?,
+        max_block,
+        false,
+    )
 }
 
-/// `Aᵀ A` (symmetric) on the GPU; see [`transpose_times`].
+/// `Aᵀ A` (exactly symmetric) on the GPU; see [`transpose_times`]. Only the upper half is
+/// computed.
 pub fn gram(ctx: &GpuContext, a: DMatrixView<'_, f64>) -> Result<DMatrix<f64>> {
-    check_finite(a)?;
-    let s = slice_columns(a);
-    products(ctx, &s, &s, MAX_BLOCK)
+    gram_in_blocks(ctx, a, MAX_BLOCK)
+}
+
+/// [`gram`] with at most `max_block` columns per dispatch; the result does not depend on it.
+pub fn gram_in_blocks(
+    ctx: &GpuContext,
+    a: DMatrixView<'_, f64>,
+    max_block: usize,
+) -> Result<DMatrix<f64>> {
+    let s = slice_columns(a)?;
+    products(ctx, &s, &s, max_block, true)
 }
 
 fn check_finite(a: DMatrixView<'_, f64>) -> Result<()> {
@@ -219,13 +244,20 @@ fn check_finite(a: DMatrixView<'_, f64>) -> Result<()> {
     }
 }
 
-/// Columns per block so that one block's digits and one block pair's levels fit a binding.
+/// Columns per block: one block's digits must fit a binding, one block pair's levels (and
+/// their read-back copy) at most `MAX_LEVEL_BYTES`, and one dispatch at most `MAX_DISPATCH`
+/// digit-vector products (so that no single dispatch runs for long enough to trip a driver's
+/// watchdog).
 fn block_columns(ctx: &GpuContext, d: usize) -> Result<usize> {
-    let bind = ctx.limits().max_storage_buffer_binding_size as usize;
+    let limits = ctx.limits();
+    let bind = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size) as usize;
     let per_column = WORDS * d.max(1) * 4;
     let by_digits = bind / per_column;
-    let by_levels = ((bind / (LEVELS * 2 * 4)) as f64).sqrt() as usize;
-    let cols = by_digits.min(by_levels).min(MAX_BLOCK);
+    let by_levels = ((bind.min(MAX_LEVEL_BYTES) / (LEVELS * 2 * 4)) as f64).sqrt() as usize;
+    let by_work = ((MAX_DISPATCH / d.max(1) as f64).sqrt() as usize).max(TILE);
+    let cols = by_digits.min(by_levels).min(by_work).min(MAX_BLOCK);
     if cols == 0 {
         return Err(GmmError::Gpu(format!(
             "one sample of {d} features needs {per_column} bytes, more than the device's largest storage binding ({bind} bytes); use --device cpu"
@@ -234,7 +266,15 @@ fn block_columns(ctx: &GpuContext, d: usize) -> Result<usize> {
     Ok(cols)
 }
 
-fn products(ctx: &GpuContext, a: &Sliced, b: &Sliced, max_block: usize) -> Result<DMatrix<f64>> {
+/// `aᵀ b` from the digits, block by block. With `symmetric` (a is b), only the blocks and
+/// tiles on or above the diagonal are computed and the rest mirrored.
+fn products(
+    ctx: &GpuContext,
+    a: &Sliced,
+    b: &Sliced,
+    max_block: usize,
+    symmetric: bool,
+) -> Result<DMatrix<f64>> {
     let (n, m, d) = (a.n_columns(), b.n_columns(), a.rows);
     let mut out = DMatrix::<f64>::zeros(n, m);
     if n == 0 || m == 0 {
@@ -265,7 +305,12 @@ fn products(ctx: &GpuContext, a: &Sliced, b: &Sliced, max_block: usize) -> Resul
         let na = block.min(n - a0);
         let a_buf = storage("exact product digits (A)", &a.device_words(a0..a0 + na))?;
         for b0 in (0..m).step_by(block) {
+            if symmetric && b0 < a0 {
+                continue;
+            }
             let nb = block.min(m - b0);
+            // Within the diagonal block, tiles below the diagonal are skipped.
+            let skip_lower = symmetric && a0 == b0;
             let b_buf = storage("exact product digits (B)", &b.device_words(b0..b0 + nb))?;
             let level_words = na * nb * LEVELS * 2;
             let levels = ctx.scoped("exact product levels", || {
@@ -280,7 +325,7 @@ fn products(ctx: &GpuContext, a: &Sliced, b: &Sliced, max_block: usize) -> Resul
                 n_a: na as u32,
                 n_b: nb as u32,
                 d: d as u32,
-                pad: 0,
+                upper_only: u32::from(skip_lower),
             };
             let uniform = device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("exact product dims"),
@@ -323,6 +368,9 @@ fn products(ctx: &GpuContext, a: &Sliced, b: &Sliced, max_block: usize) -> Resul
             let words = ctx.read_u32(&[(&levels, 0, (level_words * 4) as u64)])?;
             for i in 0..na {
                 for j in 0..nb {
+                    if skip_lower && j / TILE < i / TILE {
+                        continue;
+                    }
                     let base = (i * nb + j) * LEVELS * 2;
                     let mut lv = [0i64; LEVELS];
                     for (u, l) in lv.iter_mut().enumerate() {
@@ -331,6 +379,19 @@ fn products(ctx: &GpuContext, a: &Sliced, b: &Sliced, max_block: usize) -> Resul
                         *l = (high << 32) + low;
                     }
                     out[(a0 + i, b0 + j)] = combine(&lv, a.exponents[a0 + i], b.exponents[b0 + j]);
+                }
+            }
+        }
+    }
+    if symmetric {
+        // What was skipped: blocks below the diagonal, and tiles below the diagonal within a
+        // diagonal block (tiles counted from the block's start).
+        for j in 0..m {
+            for i in (j + 1)..n {
+                let (bi, bj) = (i / block, j / block);
+                let lower_tile = (j % block) / TILE < (i % block) / TILE;
+                if bj < bi || lower_tile {
+                    out[(i, j)] = out[(j, i)];
                 }
             }
         }
@@ -357,7 +418,7 @@ mod tests {
             let x = ((i * 7919 + j * 104729) % 1000) as f64 / 997.0 - 0.5;
             x * 10f64.powi(j as i32 * 3 - 6)
         });
-        let s = slice_columns(a.as_view());
+        let s = slice_columns(a.as_view()).unwrap();
         for j in 0..5 {
             let max = a.column(j).amax();
             assert!(max < 2f64.powi(s.exponents[j]));
@@ -378,7 +439,10 @@ mod tests {
             (((i * 31 + j * 17) % 101) as f64 / 50.0 - 1.0) * (1.0 + j as f64)
         });
         let b = DMatrix::from_fn(300, 4, |i, j| ((i * 13 + j * 7) % 29) as f64 * 1e-3 - 0.01);
-        let exact = host_products(&slice_columns(a.as_view()), &slice_columns(b.as_view()));
+        let exact = host_products(
+            &slice_columns(a.as_view()).unwrap(),
+            &slice_columns(b.as_view()).unwrap(),
+        );
         let reference = a.transpose() * &b;
         for i in 0..9 {
             for j in 0..4 {
@@ -390,7 +454,10 @@ mod tests {
         // Zero columns and a single row.
         let z = DMatrix::<f64>::zeros(3, 2);
         assert_eq!(
-            host_products(&slice_columns(z.as_view()), &slice_columns(z.as_view())),
+            host_products(
+                &slice_columns(z.as_view()).unwrap(),
+                &slice_columns(z.as_view()).unwrap()
+            ),
             DMatrix::zeros(2, 2)
         );
     }

@@ -3,9 +3,9 @@
 //!
 //! Dense models run through the E-step kernels: the model's parameters go up once, the data
 //! in chunks as for a fit, and only the requested results come back (f32, widened to f64).
-//! Low-rank models run their projections `X_c x` — the only work that grows with D — as exact
-//! integer products on the GPU ([`crate::gpu::exact`]) and the N × N solves on the host in
-//! f64, so they give the CPU's numbers to rounding.
+//! Low-rank models run their projections `X_c x` (N D per sample, the largest part of a query)
+//! as exact integer products on the GPU ([`crate::gpu::exact`]) and the N × N solves, centring
+//! and norms on the host in f64, so they give the CPU's numbers to rounding.
 
 use nalgebra::{DMatrix, DVector};
 

@@ -55,7 +55,7 @@ impl LowRankBackend {
 
     /// Whether `lr` is built on this backend's training samples (then the Gram matrix serves).
     fn owns(&self, lr: &LowRankCovariances) -> bool {
-        Arc::ptr_eq(&lr.training, &self.training) || *lr.training == *self.training
+        Arc::ptr_eq(&lr.training, &self.training) || lr.training.same_samples(&self.training)
     }
 
     /// Weighted log-probabilities (K × N) of the training samples under low-rank components
@@ -85,7 +85,7 @@ impl LowRankBackend {
                 col -= centre;
             }
             let sq = mc.column_iter().map(|c| c.norm_squared()).collect();
-            (t.project(mc.as_view()), sq)
+            (t.project_with(&self.products, mc.as_view())?, sq)
         };
         let rows: Vec<Vec<f64>> = (0..k)
             .into_par_iter()
@@ -146,9 +146,9 @@ impl Backend for LowRankBackend {
             Products::Cpu => {
                 format!("cpu (f64, exact low-rank full covariances, {threads} threads)")
             }
-            Products::Gpu(ctx) => format!(
+            Products::Gpu(_) => format!(
                 "cpu (f64, exact low-rank full covariances, {threads} threads) with the Gram matrix on {}",
-                ctx.describe().replace(", f32,", ", exact integer products,")
+                self.products.describe()
             ),
         }
     }

@@ -72,9 +72,9 @@ pub fn is_cheaper(n: usize, d: usize, k: usize) -> bool {
 /// Fits full covariances through the low-rank path, with the shared EM loop, every
 /// initialisation method and warm start (from a low-rank or a dense model).
 ///
-/// With `Device::Gpu` the Gram matrix — the one step whose cost grows with D — is computed on
+/// With `Device::Gpu` the Gram matrix — the largest product of a fit, N² D — is computed on
 /// the GPU by exact integer products ([`crate::gpu::exact`]); the N × N work of every
-/// iteration stays on the host in f64.
+/// iteration (and its O(N D K) weighted means) stays on the host in f64.
 pub fn fit(
     x: &DMatrix<f64>,
     config: &FitConfig,

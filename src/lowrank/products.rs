@@ -1,10 +1,12 @@
-//! Where the D-dimensional products of the low-rank path run: the Gram matrix `X_c X_cᵀ` of a
-//! fit and the projections `X_c x` of queried samples. Everything else in the path works on
-//! N × N matrices on the host.
+//! Where the largest products of the low-rank path run: the Gram matrix `X_c X_cᵀ` of a fit
+//! (N² D) and the projections `X_c x` of queried samples (N D per sample). The rest — N × N
+//! factorisations and solves, and the O(N D K) weighted means, centring and norms — runs on
+//! the host.
 //!
-//! Both engines are accurate to f64 rounding, which the low-rank algebra needs (it subtracts
-//! nearly equal numbers before dividing by λ): the CPU by an f64 GEMM, the GPU by exact
-//! integer products ([`crate::gpu::exact`]), so both give the same model to rounding.
+//! Both engines are accurate to about f64 rounding, which the low-rank algebra needs (it
+//! subtracts nearly equal numbers before dividing by λ): the CPU by an f64 GEMM, the GPU by
+//! exact integer products ([`crate::gpu::exact`], whose error is bounded relative to each
+//! sample's largest value), so both give the same model to rounding.
 
 use nalgebra::{DMatrix, DMatrixView};
 
@@ -56,7 +58,9 @@ impl Products {
     pub fn describe(&self) -> String {
         match self {
             Products::Cpu => "cpu".into(),
-            Products::Gpu(ctx) => format!("{} with exact integer products", ctx.describe()),
+            Products::Gpu(ctx) => ctx
+                .describe()
+                .replace(", f32,", ", exact integer products,"),
         }
     }
 }

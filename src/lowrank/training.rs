@@ -64,6 +64,12 @@ impl TrainingSet {
         }
     }
 
+    /// Whether `other` holds the same samples and centre (its Gram matrix may come from
+    /// another engine and differ in the last bits).
+    pub fn same_samples(&self, other: &TrainingSet) -> bool {
+        self.samples == other.samples && self.centre == other.centre
+    }
+
     /// Whether every stored value is finite.
     pub fn is_finite(&self) -> bool {
         self.finite
