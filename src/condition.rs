@@ -18,7 +18,10 @@
 //!
 //! Every covariance type is handled: `full` and `tied` (one shared matrix) densely, `diag` and
 //! `spherical` without any D × D matrix (their conditionals are the marginals of the missing
-//! coordinates; only the weights change).
+//! coordinates; only the weights change), and low-rank full covariances (`Σ = A Aᵀ + λ I`,
+//! N < D) through S × S matrices, S the samples a component keeps — the weights, means and
+//! draws never form an O × O or M × M matrix; only [`PatternConditioner::component_covariance`]
+//! (and so [`PatternConditioner::condition`]) writes the M × M conditional covariance out.
 
 use nalgebra::{Cholesky, DMatrix, DVector, Dyn};
 use rand::Rng;
@@ -28,6 +31,7 @@ use rayon::prelude::*;
 use crate::covariance::Covariances;
 use crate::error::{GmmError, Result};
 use crate::linalg::log_sum_exp;
+use crate::lowrank::LowRankCovariances;
 use crate::params::MixtureParams;
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -45,6 +49,23 @@ enum ComponentPart {
         gain: DMatrix<f64>,
         /// `Σ_mm − Σ_mo Σ_oo⁻¹ Σ_om`, M × M.
         cond_cov: DMatrix<f64>,
+    },
+    /// A low-rank full covariance `Σ = A Aᵀ + λ I` (`A`: D × S, the component's scaled,
+    /// centred training samples), conditioned through S × S algebra only:
+    /// `H = λ I + A_oᵀ A_o = L Lᵀ`, `Σ_oo⁻¹ = (I − A_o H⁻¹ A_oᵀ) / λ`, gain
+    /// `Σ_mo Σ_oo⁻¹ = A_m H⁻¹ A_oᵀ`, and conditional covariance `λ (I + F Fᵀ)` with
+    /// `F = A_m L⁻ᵀ` — again low rank plus ridge, never an O × O or M × M matrix.
+    LowRank {
+        /// `A_o`, O × S.
+        a_o: DMatrix<f64>,
+        /// Lower Cholesky factor `L` of `H`, S × S.
+        chol_h: DMatrix<f64>,
+        /// `F = A_m L⁻ᵀ`, M × S.
+        cond_factor: DMatrix<f64>,
+        /// `log det Σ_oo = (O − S) log λ + 2 Σ log L_jj`.
+        log_det_oo: f64,
+        /// λ.
+        reg_covar: f64,
     },
     /// A diagonal covariance: coordinates are independent within the component.
     Diagonal {
@@ -125,6 +146,56 @@ fn dense_part(
     })
 }
 
+fn low_rank_parts(
+    lr: &LowRankCovariances,
+    observed: &[usize],
+    missing: &[usize],
+) -> Result<Vec<ComponentPart>> {
+    let factors = lr.factors()?;
+    let samples = lr.training().samples(); // D × N, centred
+    let reg_covar = lr.reg_covar();
+    factors
+        .par_iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let mu = lr.centred_means.column(k);
+            let s = f.n_active();
+            let a =
+                |row: usize, col: usize| f.scale[col] * (samples[(row, f.active[col])] - mu[row]);
+            let a_o = DMatrix::from_fn(observed.len(), s, |i, c| a(observed[i], c));
+            let a_m = DMatrix::from_fn(missing.len(), s, |i, c| a(missing[i], c));
+            let mut h = a_o.tr_mul(&a_o);
+            for j in 0..s {
+                h[(j, j)] += reg_covar;
+            }
+            let not_pd = || GmmError::NotPositiveDefinite {
+                component: k,
+                reg_covar,
+                detail: "the S × S factorisation of the observed coordinates' covariance failed"
+                    .into(),
+            };
+            let chol_h = Cholesky::new(h).ok_or_else(not_pd)?.unpack();
+            let sum_log: f64 = chol_h.diagonal().iter().map(|v| v.ln()).sum();
+            let log_det_oo = (observed.len() as f64 - s as f64) * reg_covar.ln() + 2.0 * sum_log;
+            if !log_det_oo.is_finite() {
+                return Err(not_pd());
+            }
+            // Fᵀ = L⁻¹ A_mᵀ.
+            let mut ft = a_m.transpose();
+            if !chol_h.solve_lower_triangular_mut(&mut ft) {
+                return Err(not_pd());
+            }
+            Ok(ComponentPart::LowRank {
+                a_o,
+                chol_h,
+                cond_factor: ft.transpose(),
+                log_det_oo,
+                reg_covar,
+            })
+        })
+        .collect()
+}
+
 fn diagonal_part(variances: &[f64], observed: &[usize], missing: &[usize]) -> ComponentPart {
     let log_det_oo = observed.iter().map(|&j| variances[j].ln()).sum();
     ComponentPart::Diagonal {
@@ -187,11 +258,7 @@ impl PatternConditioner {
                     .collect(),
                 false,
             ),
-            Covariances::LowRank(_) => {
-                return Err(GmmError::InvalidModel(
-                    "conditioning is not supported yet for low-rank models; export the model to dense full covariances (refit with the dense path) first".into(),
-                ))
-            }
+            Covariances::LowRank(lr) => (low_rank_parts(lr, &observed, &missing)?, false),
         };
         let means_o = DMatrix::from_fn(k, observed.len(), |c, j| params.means[(c, observed[j])]);
         let means_m = DMatrix::from_fn(k, missing.len(), |c, j| params.means[(c, missing[j])]);
@@ -266,6 +333,18 @@ impl PatternConditioner {
                             (y.norm_squared(), *log_det_oo)
                         }
                     },
+                    ComponentPart::LowRank {
+                        a_o,
+                        chol_h,
+                        log_det_oo,
+                        reg_covar,
+                        ..
+                    } => {
+                        // Woodbury: vᵀ Σ_oo⁻¹ v = (‖v‖² − ‖L⁻¹ A_oᵀ v‖²) / λ.
+                        let y = low_rank_projection(a_o, chol_h, &diff);
+                        let maha = ((diff.norm_squared() - y.norm_squared()) / reg_covar).max(0.0);
+                        (maha, *log_det_oo)
+                    }
                     ComponentPart::Diagonal {
                         inv_sd_o,
                         log_det_oo,
@@ -300,11 +379,20 @@ impl PatternConditioner {
     /// The conditional mean of the missing coordinates under component `k` (M values).
     pub fn component_mean(&self, k: usize, x_o: &[f64]) -> DVector<f64> {
         let mut mean: DVector<f64> = self.means_m.row(k).transpose();
-        if let ComponentPart::Dense { gain, .. } = self.part(k) {
-            if !self.observed.is_empty() {
-                let diff = DVector::from_fn(x_o.len(), |j, _| x_o[j] - self.means_o[(k, j)]);
-                mean += gain * diff;
-            }
+        if self.observed.is_empty() {
+            return mean;
+        }
+        let diff = DVector::from_fn(x_o.len(), |j, _| x_o[j] - self.means_o[(k, j)]);
+        match self.part(k) {
+            ComponentPart::Dense { gain, .. } => mean += gain * diff,
+            // Σ_mo Σ_oo⁻¹ v = A_m H⁻¹ A_oᵀ v = F L⁻¹ A_oᵀ v.
+            ComponentPart::LowRank {
+                a_o,
+                chol_h,
+                cond_factor,
+                ..
+            } => mean += cond_factor * low_rank_projection(a_o, chol_h, &diff),
+            ComponentPart::Diagonal { .. } => {}
         }
         mean
     }
@@ -313,6 +401,17 @@ impl PatternConditioner {
     pub fn component_covariance(&self, k: usize) -> DMatrix<f64> {
         match self.part(k) {
             ComponentPart::Dense { cond_cov, .. } => cond_cov.clone(),
+            ComponentPart::LowRank {
+                cond_factor,
+                reg_covar,
+                ..
+            } => {
+                let mut c = cond_factor * cond_factor.transpose();
+                for j in 0..c.nrows() {
+                    c[(j, j)] += 1.0;
+                }
+                c * *reg_covar
+            }
             ComponentPart::Diagonal { var_m, .. } => {
                 DMatrix::from_diagonal(&DVector::from_column_slice(var_m))
             }
@@ -379,12 +478,34 @@ impl PatternConditioner {
         let z = DVector::from_fn(m, |_, _| rng.sample::<f64, _>(StandardNormal));
         let noise = match self.part(k) {
             ComponentPart::Dense { cond_cov, .. } => correlated(cond_cov, &z, k)?,
+            // λ (I + F Fᵀ) = (√λ [I F]) (√λ [I F])ᵀ: no M × M factorisation.
+            ComponentPart::LowRank {
+                cond_factor,
+                reg_covar,
+                ..
+            } => {
+                let zs = DVector::from_fn(cond_factor.ncols(), |_, _| {
+                    rng.sample::<f64, _>(StandardNormal)
+                });
+                (z + cond_factor * zs) * reg_covar.sqrt()
+            }
             ComponentPart::Diagonal { var_m, .. } => {
                 DVector::from_fn(m, |j, _| z[j] * var_m[j].sqrt())
             }
         };
         Ok(mean + noise)
     }
+}
+
+/// `L⁻¹ A_oᵀ v` (S values).
+fn low_rank_projection(
+    a_o: &DMatrix<f64>,
+    chol_h: &DMatrix<f64>,
+    v: &DVector<f64>,
+) -> DVector<f64> {
+    let mut y = a_o.tr_mul(v);
+    chol_h.solve_lower_triangular_unchecked_mut(&mut y);
+    y
 }
 
 /// Index drawn with probabilities `w` (which sum to one).

@@ -363,3 +363,90 @@ fn misuse_is_reported_with_a_remedy() {
     let wrong = DMatrix::zeros(4, D + 1);
     assert!(model.score_samples(&wrong).is_err());
 }
+
+/// Conditioning a low-rank model (S × S algebra) equals conditioning its dense export:
+/// weights, log p(x_o), conditional means and covariances to 1e-8, and draws with the
+/// conditional moments — for observed sets of several sizes, in any order.
+#[test]
+fn conditioning_a_low_rank_model_equals_conditioning_its_dense_export() {
+    use gaussmix::condition::PatternConditioner;
+    let x = clustered(N, 2.0, 31);
+    let model = fit_path(&x, &FitConfig::new(K).seed(3), FullPath::LowRank);
+    let dense = MixtureParams::new(
+        model.weights().clone(),
+        model.means().clone(),
+        low_rank_of(&model).to_dense(1 << 30).unwrap(),
+        model.reg_covar,
+    )
+    .unwrap();
+    let fresh = clustered(4, 2.0, 32);
+    // Fewer observed coordinates than samples, more, none, and all (reversed order).
+    let reversed: Vec<usize> = (0..D).rev().collect();
+    let scattered: Vec<usize> = (0..D).filter(|j| j % 3 != 1).rev().collect();
+    for observed in [
+        (0..10).map(|j| j * 7).collect::<Vec<_>>(),
+        scattered,
+        Vec::new(),
+        reversed,
+    ] {
+        let lr = PatternConditioner::new(&model.params, &observed).unwrap();
+        let de = PatternConditioner::new(&dense, &observed).unwrap();
+        assert_eq!(lr.missing(), de.missing());
+        for row in [x.row(5), fresh.row(0), fresh.row(3)] {
+            let x_o: Vec<f64> = observed.iter().map(|&j| row[j]).collect();
+            let a = lr.condition(&x_o).unwrap();
+            let b = de.condition(&x_o).unwrap();
+            let o = observed.len();
+            assert!((a.weights.clone() - &b.weights).amax() < 1e-8, "O = {o}");
+            let lm = (a.log_marginal - b.log_marginal).abs() / b.log_marginal.abs().max(1.0);
+            assert!(
+                lm < 1e-8,
+                "O = {o}: log p(x_o) {} vs {}",
+                a.log_marginal,
+                b.log_marginal
+            );
+            if a.dim() > 0 {
+                assert!(rel(&a.means, &b.means) < 1e-8, "O = {o}: means");
+                for (ca, cb) in a.covariances.iter().zip(&b.covariances) {
+                    assert!(rel(ca, cb) < 1e-8, "O = {o}: covariance");
+                }
+                let m = lr.conditional_mean(&x_o).unwrap();
+                assert!((m - a.mean()).amax() < 1e-9 * (1.0 + a.mean().amax()));
+            }
+        }
+    }
+    // Draws: the conditional mean and variance of the most probable component's coordinates.
+    let observed: Vec<usize> = (0..D).filter(|j| j % 2 == 0).collect();
+    let lr = PatternConditioner::new(&model.params, &observed).unwrap();
+    let x_o: Vec<f64> = observed.iter().map(|&j| x[(0, j)]).collect();
+    let target = lr.condition(&x_o).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let n = 4000;
+    let draws: Vec<_> = (0..n).map(|_| lr.draw(&x_o, &mut rng).unwrap()).collect();
+    let mean = draws
+        .iter()
+        .fold(nalgebra::DVector::zeros(lr.missing().len()), |a, v| a + v)
+        / n as f64;
+    let var = draws
+        .iter()
+        .fold(nalgebra::DVector::zeros(mean.len()), |a, v| {
+            a + (v - &mean).component_mul(&(v - &mean))
+        })
+        / n as f64;
+    let (want_mean, want_var) = (target.mean(), target.variance());
+    for j in 0..mean.len() {
+        let sd = want_var[j].sqrt();
+        assert!(
+            (mean[j] - want_mean[j]).abs() < 5.0 * sd / (n as f64).sqrt() + 1e-12,
+            "coordinate {j}: mean {} vs {}",
+            mean[j],
+            want_mean[j]
+        );
+        assert!(
+            (var[j] / want_var[j] - 1.0).abs() < 0.15,
+            "coordinate {j}: variance {} vs {}",
+            var[j],
+            want_var[j]
+        );
+    }
+}
