@@ -86,6 +86,9 @@ pub struct FacesJob {
     pub out: PathBuf,
     /// Where the fit runs (the GPU computes the Gram matrix of the low-rank path).
     pub device: DeviceChoice,
+    /// Held-out faces to complete from their upper half (one each of the first people;
+    /// 0 skips the completion and its second fit).
+    pub complete: usize,
 }
 
 impl Default for FacesJob {
@@ -98,6 +101,7 @@ impl Default for FacesJob {
             tol: 1e-3,
             out: PathBuf::from("gaussmix-faces"),
             device: DeviceChoice::Cpu,
+            complete: 8,
         }
     }
 }
@@ -121,6 +125,122 @@ pub struct FacesReport {
     pub written: Vec<PathBuf>,
     /// Why the model file could not be saved, if it could not.
     pub save_warning: Option<String>,
+    /// The held-out completion, if asked for.
+    pub completion: Option<Completion>,
+}
+
+/// Held-out faces completed from their upper half by conditioning a mixture fitted without
+/// them (the lower half's conditional mean), against the mean face of the training faces.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// Index of each held-out face (the last image of each of the first people).
+    pub held_out: Vec<usize>,
+    /// The completed faces (held-out × 4096): the upper half observed, the lower predicted.
+    pub completed: DMatrix<f64>,
+    /// Root-mean-square error of the predicted pixels.
+    pub rmse: f64,
+    /// The same for the training faces' mean lower half.
+    pub rmse_mean_face: f64,
+    /// The same for the lower half of the training face whose upper half is nearest.
+    pub rmse_nearest_face: f64,
+    /// Seconds of the fit without the held-out faces.
+    pub fit_seconds: f64,
+    /// Seconds to condition and predict every held-out face (the baselines not included).
+    pub complete_seconds: f64,
+}
+
+/// Checks the number of held-out faces to complete (0 allowed when it means "skip").
+fn check_complete(people: usize, zero_skips: bool) -> Result<()> {
+    let most = N_FACES / 10;
+    if people > most || (people == 0 && !zero_skips) {
+        return Err(GmmError::param(
+            "complete",
+            people,
+            format!("complete between 1 and {most} held-out faces (one per person; 0 skips it)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Pixels of the upper half (observed when completing), row-major.
+pub fn upper_half() -> Vec<usize> {
+    (0..FACE_HEIGHT / 2 * FACE_WIDTH).collect()
+}
+
+/// Fits `config` to every face but the last image of each of the first `people` people, then
+/// predicts those faces' lower halves from their upper halves.
+pub fn complete_held_out(
+    faces: &DMatrix<f64>,
+    config: &FitConfig,
+    people: usize,
+    device: DeviceChoice,
+) -> Result<Completion> {
+    if people == 0 || people > N_FACES / 10 {
+        return Err(GmmError::param(
+            "complete",
+            people,
+            format!(
+                "complete between 1 and {} held-out faces (one per person)",
+                N_FACES / 10
+            ),
+        ));
+    }
+    let held_out: Vec<usize> = (0..people).map(|p| p * 10 + 9).collect();
+    let kept: Vec<usize> = (0..faces.nrows())
+        .filter(|i| !held_out.contains(i))
+        .collect();
+    let training = faces.select_rows(&kept);
+    let started = Instant::now();
+    let model = fit(
+        &training,
+        config,
+        FitOptions {
+            device,
+            full_path: FullPath::Auto,
+            ..Default::default()
+        },
+        &mut |_| {},
+    )?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let observed = upper_half();
+    let mut started = Instant::now();
+    let conditioner = crate::condition::PatternConditioner::new(&model.params, &observed)?;
+    let mut complete_seconds = started.elapsed().as_secs_f64();
+    let missing = conditioner.missing().to_vec();
+    let mean_face = training.row_mean();
+    let mut completed = faces.select_rows(&held_out);
+    let (mut err, mut err_mean, mut err_nearest) = (0.0, 0.0, 0.0);
+    for (r, &i) in held_out.iter().enumerate() {
+        let x_o: Vec<f64> = observed.iter().map(|&j| faces[(i, j)]).collect();
+        started = Instant::now();
+        let lower = conditioner.conditional_mean(&x_o)?;
+        complete_seconds += started.elapsed().as_secs_f64();
+        let upper_distance = |t: usize| -> f64 {
+            observed
+                .iter()
+                .map(|&j| (training[(t, j)] - faces[(i, j)]).powi(2))
+                .sum()
+        };
+        let nearest = (0..training.nrows())
+            .min_by(|&a, &b| upper_distance(a).total_cmp(&upper_distance(b)))
+            .expect("training faces");
+        for (&j, v) in missing.iter().zip(lower.iter()) {
+            err += (v - faces[(i, j)]).powi(2);
+            err_mean += (mean_face[j] - faces[(i, j)]).powi(2);
+            err_nearest += (training[(nearest, j)] - faces[(i, j)]).powi(2);
+            completed[(r, j)] = *v;
+        }
+    }
+    let count = (held_out.len() * missing.len()) as f64;
+    Ok(Completion {
+        held_out,
+        completed,
+        rmse: (err / count).sqrt(),
+        rmse_mean_face: (err_mean / count).sqrt(),
+        rmse_nearest_face: (err_nearest / count).sqrt(),
+        fit_seconds,
+        complete_seconds,
+    })
 }
 
 /// Draws of `sample(1)` timed to estimate the per-draw cost.
@@ -146,6 +266,7 @@ pub fn run(
             "draw at least 1 new face (--n-samples)",
         ));
     }
+    check_complete(job.complete, true)?;
     if job.out.exists() && !job.out.is_dir() {
         return Err(GmmError::file(
             &job.out,
@@ -199,6 +320,27 @@ pub fn run(
     write_grid("component_means.png", model.means(), 8)?;
     write_grid("generated_faces.png", &drawn, 8)?;
 
+    let completion = if job.complete > 0 {
+        let c = complete_held_out(&faces, &config, job.complete, job.device)?;
+        // Rows: the held-out faces, their upper halves (lower half blank), the completions.
+        let n = c.held_out.len();
+        let originals = faces.select_rows(&c.held_out);
+        let mut halves = originals.clone();
+        for r in 0..n {
+            for j in FACE_HEIGHT / 2 * FACE_WIDTH..faces.ncols() {
+                halves[(r, j)] = 1.0;
+            }
+        }
+        let mut rows = DMatrix::zeros(3 * n, faces.ncols());
+        rows.rows_mut(0, n).copy_from(&originals);
+        rows.rows_mut(n, n).copy_from(&halves);
+        rows.rows_mut(2 * n, n).copy_from(&c.completed);
+        write_grid("completed_faces.png", &rows, n)?;
+        Some(c)
+    } else {
+        None
+    };
+
     let model_path = job.out.join("model.npz");
     let save_warning = match crate::io::save_model(&model_path, &model) {
         Ok(()) => {
@@ -216,12 +358,36 @@ pub fn run(
         batch_draw_seconds,
         written,
         save_warning,
+        completion,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_out_completion_beats_the_mean_face_and_the_nearest_face() {
+        let faces = olivetti_faces().unwrap();
+        let config = FitConfig::new(24).seed(0).tol(1e-3);
+        let c = complete_held_out(&faces, &config, 12, DeviceChoice::Cpu).unwrap();
+        assert_eq!(c.held_out, (0..12).map(|p| p * 10 + 9).collect::<Vec<_>>());
+        // The observed upper halves are kept as they are.
+        for (r, &i) in c.held_out.iter().enumerate() {
+            for j in upper_half() {
+                assert_eq!(c.completed[(r, j)], faces[(i, j)]);
+            }
+        }
+        assert!(c.completed.iter().all(|v| v.is_finite()));
+        assert!(
+            c.rmse < 0.9 * c.rmse_mean_face && c.rmse < c.rmse_nearest_face,
+            "mixture {} mean face {} nearest face {}",
+            c.rmse,
+            c.rmse_mean_face,
+            c.rmse_nearest_face
+        );
+        assert!(complete_held_out(&faces, &config, 41, DeviceChoice::Cpu).is_err());
+    }
 
     #[test]
     fn embedded_faces_have_the_documented_shape_and_range() {

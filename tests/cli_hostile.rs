@@ -451,6 +451,18 @@ fn faces_bad_arguments_fail_cleanly() {
             ],
             &["n-samples", "at least 1"],
         );
+        assert_clean_failure(
+            &[
+                "faces",
+                "--k",
+                "2",
+                "--complete",
+                "41",
+                "--out",
+                s(&d.p("faces")),
+            ],
+            &["complete", "41", "40"],
+        );
     });
 }
 

@@ -1,10 +1,11 @@
 //! With N = 400 faces of D = 4096 pixels and K = 24 full components, nothing of size D × D is
 //! ever allocated: a counting global allocator (this test binary only) records the largest single
-//! allocation made during a fit, scoring and sampling.
+//! allocation made during a fit, scoring, sampling and completing a face from its upper half.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use gaussmix::condition::PatternConditioner;
 use gaussmix::{fit, Covariances, DeviceChoice, FitConfig, FitOptions, FullPath};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -68,7 +69,18 @@ fn faces_fit_score_and_sample_never_allocate_a_d_by_d_matrix() {
     let labels = model.predict(&faces).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let (draws, _) = model.sample(24, &mut rng).unwrap();
+    // Completing a face from its upper half: conditioning on 2048 observed pixels.
+    let observed = gaussmix::faces::upper_half();
+    let conditioner = PatternConditioner::new(&model.params, &observed).unwrap();
+    let x_o: Vec<f64> = observed.iter().map(|&j| faces[(7, j)]).collect();
+    let lower = conditioner.conditional_mean(&x_o).unwrap();
+    let drawn_lower = conditioner.draw(&x_o, &mut rng).unwrap();
     RECORDING.store(false, Ordering::SeqCst);
+    assert_eq!(lower.len(), d - observed.len());
+    assert!(lower
+        .iter()
+        .chain(drawn_lower.iter())
+        .all(|v| v.is_finite()));
 
     assert!(matches!(model.covariances(), Covariances::LowRank(_)));
     assert!(scores.iter().all(|v| v.is_finite()));

@@ -31,6 +31,10 @@ pub struct Args {
     /// algebra stays on the CPU) or auto.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
+    /// Held-out faces to complete from their upper half (the last image of each of the first
+    /// people, left out of a second fit); 0 skips it.
+    #[arg(long, default_value_t = 8)]
+    pub complete: usize,
 }
 
 /// Runs `gaussmix faces`.
@@ -43,6 +47,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tol: args.tol,
         out: args.out,
         device: args.device,
+        complete: args.complete,
     };
     let report = run_faces(&job, &mut |s| eprintln!("note: {s}"), &mut |e| {
         eprintln!(
@@ -81,6 +86,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         report.batch_draw_seconds * 1e3,
         job.n_samples
     );
+    if let Some(c) = &report.completion {
+        println!(
+            "completion: {} held-out faces (fit without them: {:.3} s), lower half from the upper half in {:.3} s: RMSE {:.4} per pixel (the mean face: {:.4}; the training face with the nearest upper half: {:.4})",
+            c.held_out.len(),
+            c.fit_seconds,
+            c.complete_seconds,
+            c.rmse,
+            c.rmse_mean_face,
+            c.rmse_nearest_face
+        );
+    }
     if let Some(w) = &report.save_warning {
         eprintln!("warning: the model was not saved: {w}");
     }
