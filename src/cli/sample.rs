@@ -70,20 +70,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let (x, labels) = model.sample(args.n, &mut rng)?;
     let seconds = started.elapsed().as_secs_f64();
+    // The pictures are composed before any file is written, so that a failure there leaves
+    // no data file behind.
+    let mut pictures = Vec::new();
+    if let (Some(dir), Some((h, w))) = (&args.png, shape) {
+        let columns = (args.n as f64).sqrt().ceil() as usize;
+        pictures.push((
+            dir.join("samples.png"),
+            crate::imagegrid::grid(&x, h, w, columns, false)?,
+        ));
+        for i in 0..x.nrows() {
+            pictures.push((
+                dir.join(format!("sample_{i:04}.png")),
+                crate::imagegrid::grid(&x.rows(i, 1).into_owned(), h, w, 1, false)?,
+            ));
+        }
+    }
     if let Some(out) = &args.output {
         crate::io::write_matrix(out, &x)?;
     }
     if let Some(out) = &args.labels {
         crate::io::write_labels(out, &labels)?;
     }
-    if let (Some(dir), Some((h, w))) = (&args.png, shape) {
-        let columns = (args.n as f64).sqrt().ceil() as usize;
-        let img = crate::imagegrid::grid(&x, h, w, columns, false)?;
-        crate::imagegrid::save_png(&img, &dir.join("samples.png"))?;
-        for i in 0..x.nrows() {
-            let one = crate::imagegrid::grid(&x.rows(i, 1).into_owned(), h, w, 1, false)?;
-            crate::imagegrid::save_png(&one, &dir.join(format!("sample_{i:04}.png")))?;
-        }
+    for (path, img) in &pictures {
+        crate::imagegrid::save_png(img, path)?;
     }
     println!(
         "drew {} samples in {:.3} ms ({:.1} µs per sample)",

@@ -8,7 +8,9 @@
 //!   responsibilities stay on the device, and only parameters and per-group partial statistics
 //!   (reduced on the host in f64) cross the bus.
 //! - [`query`] scores and classifies samples under a fitted model with the E-step kernels.
-//! - The arithmetic on the device is f32. Covariances are accumulated as centred scatters
+//! - [`exact`] computes f64-accurate products `Aᵀ B` in integer arithmetic, for the exact
+//!   low-rank path (its Gram matrix and projections), which f32 cannot serve.
+//! - The arithmetic of the EM kernels is f32 (the exact products use none). Covariances are accumulated as centred scatters
 //!   (means first), so they do not suffer the cancellation of `E[xxᵀ] − μμᵀ`; the Cholesky
 //!   factorisation stays on the host in f64.
 
