@@ -561,3 +561,84 @@ fn demo_writes_a_model_and_a_picture() {
     let png = image::open(out.join("laser_mixture.png")).unwrap();
     assert_eq!((png.width(), png.height()), (900, 800));
 }
+
+#[test]
+fn export_expands_a_low_rank_model_to_the_dense_layout() {
+    let d = Dir::new();
+    // N = 30 < D = 40: `fit` takes the exact low-rank path.
+    let x = DMatrix::from_fn(30, 40, |i, j| {
+        ((i * 7 + j * 13) % 17) as f64 * 0.1 + (i % 3) as f64 * 2.0 + ((i * j) % 5) as f64 * 0.01
+    });
+    write_csv(&d.p("x.csv"), &x);
+    let (xs, lr_path, dense_path) = (d.p("x.csv"), d.p("lr.npz"), d.p("dense.npz"));
+    let out = gaussmix(&[
+        "fit",
+        s(&xs),
+        "-k",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+        "-o",
+        s(&lr_path),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lr = gaussmix::io::load_model(&lr_path).unwrap();
+    assert!(matches!(
+        lr.covariances(),
+        gaussmix::Covariances::LowRank(_)
+    ));
+    // Not enough memory allowed, or a wrong output name: one clear line, nothing written.
+    assert_clean_failure(
+        &[
+            "export",
+            s(&lr_path),
+            "-o",
+            s(&dense_path),
+            "--max-gb",
+            "1e-9",
+        ],
+        "GB",
+    );
+    assert_clean_failure(&["export", s(&lr_path), "-o", s(&d.p("dense.csv"))], "npz");
+    assert_clean_failure(
+        &[
+            "export",
+            s(&lr_path),
+            "-o",
+            s(&dense_path),
+            "--max-gb",
+            "-1",
+        ],
+        "max-gb",
+    );
+    assert_eq!(d.files(), ["lr.npz", "x.csv"]);
+    let out = gaussmix(&["export", s(&lr_path), "-o", s(&dense_path)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dense = gaussmix::io::load_model(&dense_path).unwrap();
+    let gaussmix::Covariances::Full(covs) = dense.covariances() else {
+        panic!("the export is not dense full covariances")
+    };
+    assert_eq!((covs.len(), covs[0].shape()), (2, (40, 40)));
+    assert_eq!(dense.fit.lower_bound_history, lr.fit.lower_bound_history);
+    let (a, b) = (
+        lr.score_samples(&x).unwrap(),
+        dense.score_samples(&x).unwrap(),
+    );
+    for (u, v) in a.iter().zip(b.iter()) {
+        assert!((u - v).abs() <= 1e-8 * u.abs().max(1.0), "{u} vs {v}");
+    }
+    // A dense model is written unchanged.
+    let again = d.p("again.npz");
+    let out = gaussmix(&["export", s(&dense_path), "-o", s(&again)]);
+    assert!(out.status.success());
+    assert_eq!(gaussmix::io::load_model(&again).unwrap(), dense);
+}

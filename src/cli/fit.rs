@@ -110,13 +110,7 @@ fn check_warm_start(
 
 /// Runs `gaussmix fit`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.output.extension().and_then(|e| e.to_str()) != Some("npz") {
-        anyhow::bail!(
-            "{}: the model is saved as .npz; name the output MODEL.npz",
-            args.output.display()
-        );
-    }
-    crate::output::check_output_path(&args.output)?;
+    crate::io::check_model_output(&args.output)?;
     let x = read_data(&args.data)?;
     crate::validate::check_fit_data(&x)?;
     let init = if let Some(p) = &args.means_init {

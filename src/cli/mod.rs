@@ -6,6 +6,7 @@ pub mod bench;
 pub mod common;
 pub mod demo;
 pub mod devices;
+pub mod export;
 pub mod faces;
 pub mod fit;
 pub mod forecast;
@@ -36,6 +37,8 @@ pub enum Command {
     Sample(sample::Args),
     /// Describe a saved model.
     Info(info::Args),
+    /// Write a model in scikit-learn's dense layout (expands low-rank covariances).
+    Export(export::Args),
     /// Run the main job on the embedded default data.
     Demo(demo::Args),
     /// List GPU adapters.
@@ -58,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Sample(a) => sample::run(a),
         Command::Info(a) => info::run(a),
+        Command::Export(a) => export::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Devices(a) => devices::run(a),
         Command::Bench(a) => bench::run(a),

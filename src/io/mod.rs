@@ -194,6 +194,18 @@ fn unknown_output(path: &Path, ext: &str) -> GmmError {
     )
 }
 
+/// Checks, before any work is done, that `path` names a model file [`save_model`] can write:
+/// a `.npz` file in an existing directory.
+pub fn check_model_output(path: &Path) -> Result<()> {
+    if extension(path) != "npz" {
+        return Err(GmmError::file(
+            path,
+            "the model is saved as .npz; name the output MODEL.npz",
+        ));
+    }
+    crate::output::check_output_path(path)
+}
+
 /// Checks, before any work is done, that `path` names an output [`write_matrix`] and
 /// [`write_labels`] can write: a `.npy` or `.csv` file in an existing directory.
 pub fn check_data_output(path: &Path) -> Result<()> {
