@@ -4,21 +4,12 @@
 
 mod common;
 
+use common::cli::{assert_clean_failure, gaussmix, Dir};
 use common::{cli_data as data, path_str as s, write_csv};
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use nalgebra::DMatrix;
-
-fn gaussmix(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gaussmix"))
-        .args(args)
-        .env("CI", "") // the CPU path needs no adapter
-        .output()
-        .expect("run gaussmix")
-}
 
 /// A `.npy` file written by hand: `descr` such as `<f8`, the shape, and the raw payload.
 fn raw_npy(path: &Path, descr: &str, shape: &[usize], payload: &[u8]) {
@@ -47,50 +38,6 @@ fn raw_npy(path: &Path, descr: &str, shape: &[usize], payload: &[u8]) {
 
 fn f64_bytes(v: &[f64]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// Asserts a clean failure: non-zero exit, one `error:` line naming `needle`, no panic, fast.
-#[track_caller]
-fn assert_clean_failure(args: &[&str], needle: &str) {
-    let started = Instant::now();
-    let out = gaussmix(args);
-    let elapsed = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "{args:?} succeeded; stderr: {stderr}"
-    );
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{args:?}: expected one line, got: {stderr}");
-    assert!(lines[0].starts_with("error: "), "{args:?}: {stderr}");
-    assert!(
-        stderr.to_lowercase().contains(&needle.to_lowercase()),
-        "{args:?}: expected '{needle}' in: {stderr}"
-    );
-    assert!(
-        elapsed < Duration::from_secs(5),
-        "{args:?} took {elapsed:?}"
-    );
-}
-
-struct Dir(tempfile::TempDir);
-impl Dir {
-    fn new() -> Self {
-        Dir(tempfile::tempdir().unwrap())
-    }
-    fn p(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-    fn files(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.0.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
 }
 
 #[test]
@@ -266,7 +213,7 @@ fn bad_data_files_fail_cleanly() {
                 "-o",
                 s(&model_out),
             ],
-            needle,
+            &[needle],
         )
     };
     fit(&d.p("missing.csv"), "not found");
@@ -344,7 +291,7 @@ fn bad_arguments_fail_cleanly() {
     let fit = |extra: &[&str], needle: &str| {
         let mut a = vec!["fit", x.as_str(), "--device", "cpu", "-o", out.as_str()];
         a.extend_from_slice(extra);
-        assert_clean_failure(&a, needle);
+        assert_clean_failure(&a, &[needle]);
     };
     fit(&["-k", "0"], "at least 1 component");
     fit(&["-k", "601"], "only 600 samples");
@@ -368,7 +315,7 @@ fn bad_arguments_fail_cleanly() {
             "-o",
             s(&d.p("m.txt")),
         ],
-        ".npz",
+        &[".npz"],
     );
     assert_clean_failure(
         &[
@@ -381,7 +328,7 @@ fn bad_arguments_fail_cleanly() {
             "-o",
             s(&d.p("no/such/dir/m.npz")),
         ],
-        "does not exist",
+        &["does not exist"],
     );
     assert!(!d.p("m.npz").exists());
 }
@@ -418,7 +365,8 @@ fn bad_model_files_fail_cleanly() {
     let d = Dir::new();
     write_csv(&d.p("x.csv"), &data());
     let x = s(&d.p("x.csv")).to_string();
-    let score = |model: &Path, needle: &str| assert_clean_failure(&["score", s(model), &x], needle);
+    let score =
+        |model: &Path, needle: &str| assert_clean_failure(&["score", s(model), &x], &[needle]);
     score(&d.p("nope.npz"), "not found");
     std::fs::write(d.p("junk.npz"), b"garbage, not a zip").unwrap();
     score(&d.p("junk.npz"), "not a valid .npz");
@@ -602,9 +550,12 @@ fn export_expands_a_low_rank_model_to_the_dense_layout() {
             "--max-gb",
             "1e-9",
         ],
-        "GB",
+        &["GB"],
     );
-    assert_clean_failure(&["export", s(&lr_path), "-o", s(&d.p("dense.csv"))], "npz");
+    assert_clean_failure(
+        &["export", s(&lr_path), "-o", s(&d.p("dense.csv"))],
+        &["npz"],
+    );
     assert_clean_failure(
         &[
             "export",
@@ -614,7 +565,7 @@ fn export_expands_a_low_rank_model_to_the_dense_layout() {
             "--max-gb",
             "-1",
         ],
-        "max-gb",
+        &["max-gb"],
     );
     assert_eq!(d.files(), ["lr.npz", "x.csv"]);
     let out = gaussmix(&["export", s(&lr_path), "-o", s(&dense_path)]);

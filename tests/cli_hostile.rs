@@ -5,95 +5,15 @@
 
 mod common;
 
+use common::cli::{
+    assert_clean_failure, assert_clean_failure_env, assert_success, gaussmix, gaussmix_env, Dir,
+};
 use common::{cli_data as data, path_str as s, write_csv};
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use nalgebra::DMatrix;
-
-fn gaussmix_env(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gaussmix"));
-    c.args(args).env("CI", ""); // the CPU path needs no adapter
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run gaussmix")
-}
-
-fn gaussmix(args: &[&str]) -> Output {
-    gaussmix_env(args, &[])
-}
-
-/// Asserts a clean failure under extra environment variables: exit status 1, one `error:`
-/// line containing every needle (case-insensitive), no panic, under 5 s.
-#[track_caller]
-fn assert_clean_failure_env(args: &[&str], env: &[(&str, &str)], needles: &[&str]) {
-    let started = Instant::now();
-    let out = gaussmix_env(args, env);
-    let elapsed = started.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{args:?}: expected one line, got: {stderr}");
-    assert!(lines[0].starts_with("error: "), "{args:?}: {stderr}");
-    for needle in needles {
-        assert!(
-            stderr.to_lowercase().contains(&needle.to_lowercase()),
-            "{args:?}: expected '{needle}' in: {stderr}"
-        );
-    }
-    assert!(
-        elapsed < Duration::from_secs(5),
-        "{args:?} took {elapsed:?}"
-    );
-}
-
-#[track_caller]
-fn assert_clean_failure(args: &[&str], needles: &[&str]) {
-    assert_clean_failure_env(args, &[], needles)
-}
-
-#[track_caller]
-fn assert_success(out: &Output) {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-struct Dir(tempfile::TempDir);
-impl Dir {
-    fn new() -> Self {
-        Dir(tempfile::tempdir().unwrap())
-    }
-    fn p(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-    /// Every path under the directory, relative, sorted (directories end with '/').
-    fn tree(&self) -> Vec<String> {
-        fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-            for e in std::fs::read_dir(dir).unwrap() {
-                let p = e.unwrap().path();
-                let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-                if p.is_dir() {
-                    out.push(format!("{rel}/"));
-                    walk(base, &p, out);
-                } else {
-                    out.push(rel);
-                }
-            }
-        }
-        let mut v = Vec::new();
-        walk(self.0.path(), self.0.path(), &mut v);
-        v.sort();
-        v
-    }
-}
 
 /// Runs `check` and asserts it left the directory exactly as it found it.
 #[track_caller]

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: synthetic mixtures with known parameters.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
