@@ -73,6 +73,17 @@ fn every_shader_parses_and_validates() {
             "{name}: workgroup of {} invocations",
             x * y * z
         );
+        // WebGPU's default limit of workgroup storage: 16384 bytes.
+        let workgroup_bytes: u32 = module
+            .global_variables
+            .iter()
+            .filter(|(_, g)| g.space == naga::AddressSpace::WorkGroup)
+            .map(|(_, g)| module.types[g.ty].inner.size(module.to_ctx()))
+            .sum();
+        assert!(
+            workgroup_bytes <= 16384,
+            "{name}: {workgroup_bytes} bytes of workgroup storage"
+        );
     }
 }
 

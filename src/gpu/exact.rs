@@ -35,8 +35,8 @@ pub const DIGITS: usize = 6;
 pub const LEVELS: usize = 6;
 /// u32 words per value on the device (two i16 digits each).
 const WORDS: usize = DIGITS / 2;
-/// Output edge of one workgroup's tile.
-const TILE: usize = 16;
+/// Output edge of one workgroup's tile (16 × 16 threads, 2 × 2 outputs each).
+const TILE: usize = 32;
 /// Columns of A or B per dispatch at most (bounds the grid).
 const MAX_BLOCK: usize = 4096;
 /// Bytes of one dispatch's level buffer at most.
