@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::backend::Backend;
 use crate::covariance::{CovarianceType, Covariances};
 use crate::error::{GmmError, Result};
-use crate::linalg::{gemm, log_sum_exp, Strided};
+use crate::linalg::{gemm, Strided};
 use crate::params::{MStepStats, MixtureParams, NK_EPS};
 
 /// Samples per E-step block: small enough that the K·D × block intermediate stays in cache.
@@ -135,11 +135,23 @@ pub fn weighted_log_prob(params: &MixtureParams, xt: DMatrixView<'_, f64>) -> Re
 pub fn normalize_in_place(wlp: &mut DMatrix<f64>) -> Vec<f64> {
     let mut log_norm = Vec::with_capacity(wlp.ncols());
     for mut col in wlp.column_iter_mut() {
-        let lse = log_sum_exp(col.as_slice());
-        for v in col.iter_mut() {
-            *v = (*v - lse).exp();
+        let col = col.as_mut_slice();
+        let max = col.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !max.is_finite() {
+            // Zero (or undefined) density under every component: the caller reports it.
+            col.iter_mut().for_each(|v| *v = (*v - max).exp());
+            log_norm.push(max);
+            continue;
         }
-        log_norm.push(lse);
+        // One exponential per entry: e = exp(v − max), r = e / Σe, log p = max + ln Σe.
+        let mut sum = 0.0;
+        for v in col.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        let inv = 1.0 / sum;
+        col.iter_mut().for_each(|v| *v *= inv);
+        log_norm.push(max + sum.ln());
     }
     log_norm
 }
