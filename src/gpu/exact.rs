@@ -277,33 +277,17 @@ fn products(
 ) -> Result<DMatrix<f64>> {
     let (n, m, d) = (a.n_columns(), b.n_columns(), a.rows);
     let mut out = DMatrix::<f64>::zeros(n, m);
-    if n == 0 || m == 0 {
-        return Ok(out);
-    }
-    if d == 0 {
+    if n == 0 || m == 0 || d == 0 {
         return Ok(out);
     }
     let block = block_columns(ctx, d)?.min(max_block.max(1));
-    let device = ctx.device();
-    let pipeline = &ctx.kernels().exact_products;
-    let storage = |what: &str, words: &[u32]| -> Result<wgpu::Buffer> {
-        let buf = ctx.scoped(what, || {
-            device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some(what),
-                size: (words.len().max(1) * 4) as u64,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_DST
-                    | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            })
-        })?;
-        ctx.queue()
-            .write_buffer(&buf, 0, bytemuck::cast_slice(words));
-        Ok(buf)
-    };
     for a0 in (0..n).step_by(block) {
         let na = block.min(n - a0);
-        let a_buf = storage("exact product digits (A)", &a.device_words(a0..a0 + na))?;
+        let a_buf = upload(
+            ctx,
+            "exact product digits (A)",
+            &a.device_words(a0..a0 + na),
+        )?;
         for b0 in (0..m).step_by(block) {
             if symmetric && b0 < a0 {
                 continue;
@@ -311,74 +295,26 @@ fn products(
             let nb = block.min(m - b0);
             // Within the diagonal block, tiles below the diagonal are skipped.
             let skip_lower = symmetric && a0 == b0;
-            let b_buf = storage("exact product digits (B)", &b.device_words(b0..b0 + nb))?;
-            let level_words = na * nb * LEVELS * 2;
-            let levels = ctx.scoped("exact product levels", || {
-                device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("exact product levels"),
-                    size: (level_words * 4) as u64,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-                    mapped_at_creation: false,
-                })
-            })?;
+            let b_buf = upload(
+                ctx,
+                "exact product digits (B)",
+                &b.device_words(b0..b0 + nb),
+            )?;
             let dims = ExactDims {
                 n_a: na as u32,
                 n_b: nb as u32,
                 d: d as u32,
                 upper_only: u32::from(skip_lower),
             };
-            let uniform = device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("exact product dims"),
-                size: std::mem::size_of::<ExactDims>() as u64,
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            ctx.queue()
-                .write_buffer(&uniform, 0, bytemuck::bytes_of(&dims));
-            let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: None,
-                layout: &pipeline.get_bind_group_layout(0),
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: uniform.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 1,
-                        resource: a_buf.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 2,
-                        resource: b_buf.as_entire_binding(),
-                    },
-                    wgpu::BindGroupEntry {
-                        binding: 3,
-                        resource: levels.as_entire_binding(),
-                    },
-                ],
-            });
-            let mut enc = device.create_command_encoder(&Default::default());
-            {
-                let mut pass = enc.begin_compute_pass(&Default::default());
-                pass.set_pipeline(pipeline);
-                pass.set_bind_group(0, &bind, &[]);
-                pass.dispatch_workgroups(nb.div_ceil(TILE) as u32, na.div_ceil(TILE) as u32, 1);
-            }
-            ctx.queue().submit([enc.finish()]);
-            let words = ctx.read_u32(&[(&levels, 0, (level_words * 4) as u64)])?;
+            let words = block_levels(ctx, &a_buf, &b_buf, dims)?;
             for i in 0..na {
                 for j in 0..nb {
                     if skip_lower && j / TILE < i / TILE {
                         continue;
                     }
-                    let base = (i * nb + j) * LEVELS * 2;
-                    let mut lv = [0i64; LEVELS];
-                    for (u, l) in lv.iter_mut().enumerate() {
-                        let low = words[base + 2 * u] as i64;
-                        let high = words[base + 2 * u + 1] as i32 as i64;
-                        *l = (high << 32) + low;
-                    }
-                    out[(a0 + i, b0 + j)] = combine(&lv, a.exponents[a0 + i], b.exponents[b0 + j]);
+                    let levels = read_levels(&words[(i * nb + j) * LEVELS * 2..]);
+                    out[(a0 + i, b0 + j)] =
+                        combine(&levels, a.exponents[a0 + i], b.exponents[b0 + j]);
                 }
             }
         }
@@ -388,15 +324,96 @@ fn products(
         // diagonal block (tiles counted from the block's start).
         for j in 0..m {
             for i in (j + 1)..n {
-                let (bi, bj) = (i / block, j / block);
+                let lower_block = j / block < i / block;
                 let lower_tile = (j % block) / TILE < (i % block) / TILE;
-                if bj < bi || lower_tile {
+                if lower_block || lower_tile {
                     out[(i, j)] = out[(j, i)];
                 }
             }
         }
     }
     Ok(out)
+}
+
+/// A storage buffer holding `words`.
+fn upload(ctx: &GpuContext, what: &str, words: &[u32]) -> Result<wgpu::Buffer> {
+    let buf = ctx.scoped(what, || {
+        ctx.device().create_buffer(&wgpu::BufferDescriptor {
+            label: Some(what),
+            size: (words.len().max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    })?;
+    ctx.queue()
+        .write_buffer(&buf, 0, bytemuck::cast_slice(words));
+    Ok(buf)
+}
+
+/// Runs the kernel on one pair of digit blocks and reads back its levels
+/// (`n_a × n_b × LEVELS × [lo, hi]` words).
+fn block_levels(
+    ctx: &GpuContext,
+    a_buf: &wgpu::Buffer,
+    b_buf: &wgpu::Buffer,
+    dims: ExactDims,
+) -> Result<Vec<u32>> {
+    let device = ctx.device();
+    let pipeline = &ctx.kernels().exact_products;
+    let bytes = (dims.n_a as usize * dims.n_b as usize * LEVELS * 2 * 4) as u64;
+    let levels = ctx.scoped("exact product levels", || {
+        device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("exact product levels"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        })
+    })?;
+    let uniform = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("exact product dims"),
+        size: std::mem::size_of::<ExactDims>() as u64,
+        usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    ctx.queue()
+        .write_buffer(&uniform, 0, bytemuck::bytes_of(&dims));
+    let entries: Vec<wgpu::BindGroupEntry<'_>> = [&uniform, a_buf, b_buf, &levels]
+        .iter()
+        .enumerate()
+        .map(|(i, buf)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: buf.as_entire_binding(),
+        })
+        .collect();
+    let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    });
+    let mut enc = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind, &[]);
+        pass.dispatch_workgroups(
+            (dims.n_b as usize).div_ceil(TILE) as u32,
+            (dims.n_a as usize).div_ceil(TILE) as u32,
+            1,
+        );
+    }
+    ctx.queue().submit([enc.finish()]);
+    ctx.read_u32(&[(&levels, 0, bytes)])
+}
+
+/// The LEVELS exact sums of one output element from its `[lo, hi]` word pairs.
+fn read_levels(words: &[u32]) -> [i64; LEVELS] {
+    let mut levels = [0i64; LEVELS];
+    for (u, l) in levels.iter_mut().enumerate() {
+        let low = words[2 * u] as i64;
+        let high = words[2 * u + 1] as i32 as i64;
+        *l = (high << 32) + low;
+    }
+    levels
 }
 
 #[cfg(test)]
