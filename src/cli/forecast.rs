@@ -50,7 +50,7 @@ pub struct Args {
     /// EM initialisations (the best is kept).
     #[arg(long, default_value_t = 3)]
     pub n_init: usize,
-    /// Directory for forecast_<name>.csv and forecast_<name>.png (created if missing).
+    /// Directory for forecast_NAME.csv and forecast_NAME.png (created if missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Write the errors and settings as JSON here.

@@ -72,7 +72,7 @@ fn report_fallbacks(backend: &GpuBackend, notice: &mut dyn FnMut(&str)) {
 /// The data never come back to the host, so the initialisation must not need them: give
 /// `InitMethod::Labels` (one label per sample, e.g. from the application's own clustering)
 /// or a `warm_start` model. For k-means seeding, read a subsample back yourself, fit it with
-/// [`crate::fit`], and pass that model as `warm_start`.
+/// [`crate::fit()`], and pass that model as `warm_start`.
 ///
 /// There is no f64 copy of the data here: an M-step whose f32 statistics overflow ends the
 /// fit with an error that says so; one whose covariance does not factor is retried with a
