@@ -258,7 +258,14 @@ impl PatternConditioner {
                     .collect(),
                 false,
             ),
-            Covariances::LowRank(lr) => (low_rank_parts(lr, &observed, &missing)?, false),
+            Covariances::LowRank(lr) => {
+                // The precision side carries the N × N factors already computed.
+                let factored = match &params.precisions.cholesky {
+                    Covariances::LowRank(p) => p,
+                    _ => lr,
+                };
+                (low_rank_parts(factored, &observed, &missing)?, false)
+            }
         };
         let means_o = DMatrix::from_fn(k, observed.len(), |c, j| params.means[(c, observed[j])]);
         let means_m = DMatrix::from_fn(k, missing.len(), |c, j| params.means[(c, missing[j])]);

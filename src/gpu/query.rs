@@ -20,9 +20,10 @@ use crate::model::GaussianMixture;
 /// Samples per block of a low-rank query (bounds the N × block projections).
 const LOWRANK_BLOCK: usize = 4096;
 
-/// The low-rank covariances of `model`, if it has them.
+/// The low-rank covariances of `model`, if it has them: the precision side, which carries the
+/// N × N factors (computed once, not per block).
 fn low_rank(model: &GaussianMixture) -> Option<&LowRankCovariances> {
-    match &model.params.covariances {
+    match &model.params.precisions.cholesky {
         Covariances::LowRank(lr) => Some(lr),
         _ => None,
     }
