@@ -60,7 +60,7 @@ fn faces_lowrank(c: &mut Criterion) {
     group.finish();
 }
 
-/// The Gram matrix of the centred faces (the one D-dependent step of a fit): f64 GEMM on the
+/// The Gram matrix of the faces (the largest product of a low-rank fit): f64 GEMM on the
 /// CPU against exact integer products on the GPU (skipped without an adapter).
 fn faces_gram(c: &mut Criterion) {
     let faces = gaussmix::faces::olivetti_faces().unwrap();

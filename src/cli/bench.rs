@@ -1,6 +1,6 @@
 //! `gaussmix bench`: time EM iterations (E-step + M-step statistics + host factorisation) on
-//! the CPU and the GPU side by side, and the exact low-rank path's Gram matrix (the one step of
-//! that path whose cost grows with the dimension).
+//! the CPU and the GPU side by side, and the exact low-rank path's Gram matrix (its largest
+//! product, 2 N² D flops, once per fit).
 
 use std::time::Instant;
 

@@ -18,8 +18,9 @@ pub struct Args {
     /// Output (.npy or .csv).
     #[arg(short = 'o', long)]
     pub output: PathBuf,
-    /// Where to compute: cpu (f64, the default), gpu (f32 E-step kernels), or auto (GPU if
-    /// one is found, else CPU). Low-rank models always run on the CPU.
+    /// Where to compute: cpu (f64, the default), gpu (f32 E-step kernels for dense models;
+    /// exact integer products and f64 for low-rank ones), or auto (GPU if one is found, else
+    /// CPU).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
 }

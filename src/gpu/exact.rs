@@ -181,8 +181,8 @@ pub fn host_products(a: &Sliced, b: &Sliced) -> DMatrix<f64> {
     })
 }
 
-/// `Aᵀ B` for `a` D × n and `b` D × m, on the GPU of `ctx`, exact to f64 rounding (see the
-/// module documentation).
+/// `Aᵀ B` for `a` D × n and `b` D × m, on the GPU of `ctx`, within the error bound of the
+/// module documentation.
 pub fn transpose_times(
     ctx: &GpuContext,
     a: DMatrixView<'_, f64>,

@@ -7,7 +7,8 @@
 //!   `wgpu::Buffer` the application already fills ([`GpuBackend::from_buffer`]); data and
 //!   responsibilities stay on the device, and only parameters and per-group partial statistics
 //!   (reduced on the host in f64) cross the bus.
-//! - [`query`] scores and classifies samples under a fitted model with the E-step kernels.
+//! - [`query`] scores and classifies samples under a fitted model: dense models with the
+//!   E-step kernels, low-rank ones with [`exact`] products.
 //! - [`exact`] computes f64-accurate products `Aᵀ B` in integer arithmetic, for the exact
 //!   low-rank path (its Gram matrix and projections), which f32 cannot serve.
 //! - The arithmetic of the EM kernels is f32 (the exact products use none). Covariances are accumulated as centred scatters

@@ -82,7 +82,8 @@ fn e_step(ctx: &GpuContext, model: &GaussianMixture, x: &DMatrix<f64>) -> Result
     Ok(backend)
 }
 
-/// Log-density `log p(x_i)` of every sample (N × D data), computed on `ctx` in f32.
+/// Log-density `log p(x_i)` of every sample (N × D data), computed on `ctx` (f32 for dense
+/// models, f64-accurate for low-rank ones).
 pub fn score_samples(
     ctx: &GpuContext,
     model: &GaussianMixture,

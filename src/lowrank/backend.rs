@@ -3,7 +3,8 @@
 //!
 //! The E-step on the training samples reads everything from the Gram matrix `G = X_c X_cᵀ`:
 //! for `v_i = x_i − μ_k`, `X_c v_i = G[:, i] − X_c μ_k` and `‖v_i‖² = G_ii − 2 (X_c μ_k)_i + ‖μ_k‖²`
-//! (all centred), so an iteration costs O(K N³) at most and D enters only through `G`, once.
+//! (all centred), so the E-step costs O(K N³) at most and reaches D only through `G` (computed
+//! once); the M-step's weighted means `X_cᵀ W` cost O(N D K).
 
 use std::sync::Arc;
 

@@ -222,9 +222,12 @@ impl LowRankCovariances {
         if bytes > max_bytes as u128 {
             return Err(GmmError::InvalidParameter {
                 name: "dense export",
-                value: format!("{k} × {d} × {d} covariances ({:.1} GB)", bytes as f64 / 1e9),
+                value: format!(
+                    "{k} × {d} × {d} covariances ({:.3e} GB)",
+                    bytes as f64 / 1e9
+                ),
                 hint: format!(
-                    "that exceeds the allowed {:.1} GB; keep the low-rank form (it scores, predicts and samples exactly) or allow more memory",
+                    "that exceeds the allowed {:.3e} GB; keep the low-rank form (it scores, predicts and samples exactly) or allow more (gaussmix export --max-gb)",
                     max_bytes as f64 / 1e9
                 ),
             });
