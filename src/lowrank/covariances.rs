@@ -222,13 +222,10 @@ impl LowRankCovariances {
         if bytes > max_bytes as u128 {
             return Err(GmmError::InvalidParameter {
                 name: "dense export",
-                value: format!(
-                    "{k} × {d} × {d} covariances ({:.3e} GB)",
-                    bytes as f64 / 1e9
-                ),
+                value: format!("{k} × {d} × {d} covariances ({})", size(bytes as f64)),
                 hint: format!(
-                    "that exceeds the allowed {:.3e} GB; keep the low-rank form (it scores, predicts and samples exactly) or allow more (gaussmix export --max-gb)",
-                    max_bytes as f64 / 1e9
+                    "that exceeds the allowed {}; keep the low-rank form (it scores, predicts and samples exactly) or allow more (gaussmix export --max-gb)",
+                    size(max_bytes as f64)
                 ),
             });
         }
@@ -253,5 +250,18 @@ impl LowRankCovariances {
             })
             .collect();
         Ok(Covariances::Full(mats))
+    }
+}
+
+/// A byte count for people: `3.2 GB`, `41 MB`, `12 kB`, `800 bytes`.
+fn size(bytes: f64) -> String {
+    if bytes >= 1e9 {
+        format!("{:.1} GB", bytes / 1e9)
+    } else if bytes >= 1e6 {
+        format!("{:.0} MB", bytes / 1e6)
+    } else if bytes >= 1e3 {
+        format!("{:.0} kB", bytes / 1e3)
+    } else {
+        format!("{bytes:.0} bytes")
     }
 }
