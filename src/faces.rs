@@ -82,6 +82,8 @@ pub struct FacesJob {
     pub max_iter: usize,
     /// Convergence threshold on the mean log-likelihood.
     pub tol: f64,
+    /// Added to the diagonal of every covariance (λ of the low-rank form).
+    pub reg_covar: f64,
     /// Output directory (created if missing).
     pub out: PathBuf,
     /// Where the fit runs (the GPU computes the Gram matrix of the low-rank path).
@@ -99,6 +101,7 @@ impl Default for FacesJob {
             n_samples: 24,
             max_iter: 100,
             tol: 1e-3,
+            reg_covar: 1e-6,
             out: PathBuf::from("gaussmix-faces"),
             device: DeviceChoice::Cpu,
             complete: 8,
@@ -257,7 +260,8 @@ pub fn run(
     let config = FitConfig::new(job.n_components)
         .seed(job.seed)
         .max_iter(job.max_iter)
-        .tol(job.tol);
+        .tol(job.tol)
+        .reg_covar(job.reg_covar);
     config.validate(N_FACES, FACE_HEIGHT * FACE_WIDTH)?;
     if job.n_samples == 0 {
         return Err(GmmError::param(

@@ -383,6 +383,18 @@ fn faces_bad_arguments_fail_cleanly() {
             ],
             &["complete", "41", "40"],
         );
+        assert_clean_failure(
+            &[
+                "faces",
+                "--k",
+                "2",
+                "--reg-covar",
+                "-1",
+                "--out",
+                s(&d.p("faces")),
+            ],
+            &["reg_covar", "-1"],
+        );
     });
 }
 

@@ -27,6 +27,10 @@ pub struct Args {
     /// Convergence threshold on the change of the mean log-likelihood.
     #[arg(long, default_value_t = 1e-3)]
     pub tol: f64,
+    /// Added to the diagonal of every covariance (scikit-learn's default, 1e-6; larger values
+    /// smooth the new and completed faces).
+    #[arg(long, default_value_t = 1e-6, allow_negative_numbers = true)]
+    pub reg_covar: f64,
     /// Where to fit: cpu, gpu (the Gram matrix on the GPU, exact integer products; the N × N
     /// algebra stays on the CPU) or auto.
     #[arg(long, default_value = "cpu")]
@@ -45,6 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         n_samples: args.n_samples,
         max_iter: args.max_iter,
         tol: args.tol,
+        reg_covar: args.reg_covar,
         out: args.out,
         device: args.device,
         complete: args.complete,
