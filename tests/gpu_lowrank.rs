@@ -145,6 +145,18 @@ fn low_rank_fit_with_the_gram_matrix_on_the_gpu_is_the_cpu_fit() {
     }
     assert!((&cpu.params.means - &gpu.params.means).amax() < 1e-9);
     assert!((&cpu.params.weights - &gpu.params.weights).amax() < 1e-9);
+    // The same fit on a device handed in by another wgpu application.
+    let shared = gaussmix::gpu::GpuContext::shared().unwrap();
+    let app = gaussmix::gpu::GpuContext::from_device(shared.device(), shared.queue());
+    let on_app = gaussmix::lowrank::fit_with(
+        &x,
+        &FitConfig::new(3).seed(4).max_iter(30),
+        &gaussmix::lowrank::Products::Gpu(app),
+        None,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(on_app.fit.lower_bound_history, gpu.fit.lower_bound_history);
     let y = clustered(20, 240, 10);
     let (sc, sg) = (
         cpu.score_samples(&y).unwrap(),

@@ -82,6 +82,23 @@ pub fn fit(
     warm_start: Option<&GaussianMixture>,
     on_iteration: &mut dyn FnMut(&IterationEvent),
 ) -> Result<GaussianMixture> {
+    let products = match device {
+        Device::Cpu => Products::Cpu,
+        Device::Gpu => Products::Gpu(crate::gpu::GpuContext::shared()?),
+    };
+    fit_with(x, config, &products, warm_start, on_iteration)
+}
+
+/// [`fit`] with the Gram matrix computed by `products`: the CPU, or
+/// `Products::Gpu(GpuContext::from_device(&device, &queue))` for a device another wgpu
+/// application owns.
+pub fn fit_with(
+    x: &DMatrix<f64>,
+    config: &FitConfig,
+    products: &Products,
+    warm_start: Option<&GaussianMixture>,
+    on_iteration: &mut dyn FnMut(&IterationEvent),
+) -> Result<GaussianMixture> {
     crate::validate::check_fit_data(x)?;
     if config.covariance_type != CovarianceType::Full {
         return Err(GmmError::param(
@@ -97,11 +114,7 @@ pub fn fit(
             "the exact low-rank path needs reg_covar > 0: with fewer samples than features a full covariance is singular otherwise (the default is 1e-6)",
         ));
     }
-    let products = match device {
-        Device::Cpu => Products::Cpu,
-        Device::Gpu => Products::Gpu(crate::gpu::GpuContext::shared()?),
-    };
-    let mut backend = LowRankBackend::new_with(x, &products)?;
+    let mut backend = LowRankBackend::new_with(x, products)?;
     // Distance-based initialisations see the samples through an isometric N-dimensional
     // embedding (same distances, N/D of the work); given means live in D dimensions.
     let init_samples = match &config.init {
