@@ -133,7 +133,8 @@ pub struct FacesReport {
 }
 
 /// Held-out faces completed from their upper half by conditioning a mixture fitted without
-/// them (the lower half's conditional mean), against the mean face of the training faces.
+/// them (the lower half's conditional mean), with two baselines: the training faces' mean
+/// lower half, and the lower half of the training face whose upper half is nearest.
 #[derive(Debug, Clone)]
 pub struct Completion {
     /// Index of each held-out face (the last image of each of the first people).
@@ -178,16 +179,7 @@ pub fn complete_held_out(
     people: usize,
     device: DeviceChoice,
 ) -> Result<Completion> {
-    if people == 0 || people > N_FACES / 10 {
-        return Err(GmmError::param(
-            "complete",
-            people,
-            format!(
-                "complete between 1 and {} held-out faces (one per person)",
-                N_FACES / 10
-            ),
-        ));
-    }
+    check_complete(people, false)?;
     let held_out: Vec<usize> = (0..people).map(|p| p * 10 + 9).collect();
     let kept: Vec<usize> = (0..faces.nrows())
         .filter(|i| !held_out.contains(i))
