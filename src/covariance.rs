@@ -104,6 +104,56 @@ pub enum Covariances {
 }
 
 impl Covariances {
+    /// M-step covariances from the per-component centred scatter matrices
+    /// `Σ_i r_ik (x_i − μ_k)(x_i − μ_k)ᵀ` and the counts `N_k`: full (each over its `N_k`) or
+    /// tied (their sum over `N`). `reg_covar` is added later, when the factors are computed.
+    pub fn from_full_scatter(
+        covariance_type: CovarianceType,
+        mut scatter: Vec<DMatrix<f64>>,
+        nk: &DVector<f64>,
+    ) -> Self {
+        match covariance_type {
+            CovarianceType::Full => {
+                for (c, m) in scatter.iter_mut().enumerate() {
+                    *m /= nk[c];
+                }
+                Covariances::Full(scatter)
+            }
+            CovarianceType::Tied => {
+                let d = scatter.first().map_or(0, |m| m.nrows());
+                let mut total = DMatrix::<f64>::zeros(d, d);
+                for m in scatter {
+                    total += m;
+                }
+                total /= nk.sum();
+                Covariances::Tied(total)
+            }
+            other => panic!("{other} covariances come from diagonal scatters"),
+        }
+    }
+
+    /// M-step covariances from the diagonals of the scatter matrices (K × D) and the counts
+    /// `N_k`: diag (each row over its `N_k`) or spherical (each row's mean over `N_k`).
+    pub fn from_diag_scatter(
+        covariance_type: CovarianceType,
+        mut scatter: DMatrix<f64>,
+        nk: &DVector<f64>,
+    ) -> Self {
+        let (k, d) = scatter.shape();
+        match covariance_type {
+            CovarianceType::Diag => {
+                for c in 0..k {
+                    scatter.row_mut(c).scale_mut(1.0 / nk[c]);
+                }
+                Covariances::Diag(scatter)
+            }
+            CovarianceType::Spherical => Covariances::Spherical(DVector::from_fn(k, |c, _| {
+                scatter.row(c).sum() / (d as f64 * nk[c])
+            })),
+            other => panic!("{other} covariances come from full scatter matrices"),
+        }
+    }
+
     /// The covariance type this storage represents (`LowRank` is a `Full` model).
     pub fn covariance_type(&self) -> CovarianceType {
         match self {

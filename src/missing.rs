@@ -474,27 +474,15 @@ impl Backend for MissingDataBackend {
         }
         let means = DMatrix::from_fn(k, d, |c, j| sums[(c, j)] / nk[c]);
         let covariances = match covariance_type {
-            CovarianceType::Full => Covariances::Full(
-                self.expected_scatter(&means, false)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(c, s)| s / nk[c])
-                    .collect(),
+            CovarianceType::Full | CovarianceType::Tied => Covariances::from_full_scatter(
+                covariance_type,
+                self.expected_scatter(&means, false),
+                &nk,
             ),
-            CovarianceType::Tied => {
-                let mut total = DMatrix::zeros(d, d);
-                for s in self.expected_scatter(&means, false) {
-                    total += s;
-                }
-                Covariances::Tied(total / nk.sum())
-            }
-            CovarianceType::Diag => {
+            CovarianceType::Diag | CovarianceType::Spherical => {
                 let s = self.expected_scatter(&means, true);
-                Covariances::Diag(DMatrix::from_fn(k, d, |c, j| s[c][(j, 0)] / nk[c]))
-            }
-            CovarianceType::Spherical => {
-                let s = self.expected_scatter(&means, true);
-                Covariances::Spherical(DVector::from_fn(k, |c, _| s[c].sum() / (d as f64 * nk[c])))
+                let diag = DMatrix::from_fn(k, d, |c, j| s[c][(j, 0)]);
+                Covariances::from_diag_scatter(covariance_type, diag, &nk)
             }
         };
         Ok(MStepStats {

@@ -397,37 +397,12 @@ impl Backend for CpuBackend {
 
     fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {
         let (nk, means) = self.weighted_means();
-        let k = nk.len();
-        let d = self.n_features();
         let covariances = match covariance_type {
-            CovarianceType::Full => {
-                let mut s = self.full_scatter(&means);
-                for (c, m) in s.iter_mut().enumerate() {
-                    *m /= nk[c];
-                }
-                Covariances::Full(s)
+            CovarianceType::Full | CovarianceType::Tied => {
+                Covariances::from_full_scatter(covariance_type, self.full_scatter(&means), &nk)
             }
-            CovarianceType::Tied => {
-                let s = self.full_scatter(&means);
-                let mut total = DMatrix::<f64>::zeros(d, d);
-                for m in s {
-                    total += m;
-                }
-                total /= nk.sum();
-                Covariances::Tied(total)
-            }
-            CovarianceType::Diag => {
-                let mut s = self.diag_scatter(&means);
-                for c in 0..k {
-                    s.row_mut(c).scale_mut(1.0 / nk[c]);
-                }
-                Covariances::Diag(s)
-            }
-            CovarianceType::Spherical => {
-                let s = self.diag_scatter(&means);
-                Covariances::Spherical(DVector::from_fn(k, |c, _| {
-                    s.row(c).sum() / (d as f64 * nk[c])
-                }))
+            CovarianceType::Diag | CovarianceType::Spherical => {
+                Covariances::from_diag_scatter(covariance_type, self.diag_scatter(&means), &nk)
             }
         };
         Ok(MStepStats {

@@ -947,19 +947,7 @@ impl GpuBackend {
                     }
                 }
             }
-            if covariance_type == CovarianceType::Full {
-                for (c, s) in scatter.iter_mut().enumerate() {
-                    *s /= nk[c];
-                }
-                Covariances::Full(scatter)
-            } else {
-                let mut total = DMatrix::<f64>::zeros(d, d);
-                for s in scatter {
-                    total += s;
-                }
-                total /= nk.sum();
-                Covariances::Tied(total)
-            }
+            Covariances::from_full_scatter(covariance_type, scatter, &nk)
         } else {
             let partial = self.m_pass(k * d, &|me, pass, chunk, dims, out| {
                 let uniform = me.uniform(dims);
@@ -990,16 +978,7 @@ impl GpuBackend {
                     }
                 }
             }
-            if covariance_type == CovarianceType::Diag {
-                for c in 0..k {
-                    s.row_mut(c).scale_mut(1.0 / nk[c]);
-                }
-                Covariances::Diag(s)
-            } else {
-                Covariances::Spherical(DVector::from_fn(k, |c, _| {
-                    s.row(c).sum() / (d as f64 * nk[c])
-                }))
-            }
+            Covariances::from_diag_scatter(covariance_type, s, &nk)
         };
         Ok(MStepStats {
             nk,
