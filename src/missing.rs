@@ -376,13 +376,7 @@ impl Backend for MissingDataBackend {
     }
 
     fn set_responsibilities(&mut self, resp: &DMatrix<f64>) -> Result<()> {
-        if resp.nrows() != self.n_samples() {
-            return Err(GmmError::InvalidData(format!(
-                "responsibilities have {} rows for {} samples",
-                resp.nrows(),
-                self.n_samples()
-            )));
-        }
+        crate::backend::check_responsibility_rows(resp, self.n_samples())?;
         self.resp = resp.clone();
         self.reset_imputation(resp.ncols());
         Ok(())

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::backend::Backend;
 use crate::covariance::{CovarianceType, Covariances};
-use crate::error::{GmmError, Result};
+use crate::error::Result;
 use crate::linalg::{gemm, Strided};
 use crate::params::{MStepStats, MixtureParams, NK_EPS};
 
@@ -350,13 +350,7 @@ impl Backend for CpuBackend {
     }
 
     fn set_responsibilities(&mut self, resp: &DMatrix<f64>) -> Result<()> {
-        if resp.nrows() != self.n_samples() {
-            return Err(GmmError::InvalidData(format!(
-                "responsibilities have {} rows for {} samples",
-                resp.nrows(),
-                self.n_samples()
-            )));
-        }
+        crate::backend::check_responsibility_rows(resp, self.n_samples())?;
         self.resp = resp.transpose();
         Ok(())
     }
@@ -386,13 +380,7 @@ impl Backend for CpuBackend {
         for v in log_norms {
             total += v?;
         }
-        let mean = total / n as f64;
-        if !mean.is_finite() {
-            return Err(GmmError::InvalidData(format!(
-                "the log-likelihood became {mean}: some samples have zero density under every component; scale the data or raise reg_covar"
-            )));
-        }
-        Ok(mean)
+        crate::backend::finite_lower_bound(total / n as f64)
     }
 
     fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {

@@ -13,8 +13,30 @@ pub mod cpu;
 use nalgebra::DMatrix;
 
 use crate::covariance::CovarianceType;
-use crate::error::Result;
+use crate::error::{GmmError, Result};
 use crate::params::{MStepStats, MixtureParams};
+
+/// Fails unless `resp` (responsibilities handed to a backend) has one row per sample.
+pub(crate) fn check_responsibility_rows(resp: &DMatrix<f64>, n_samples: usize) -> Result<()> {
+    if resp.nrows() != n_samples {
+        return Err(GmmError::InvalidData(format!(
+            "responsibilities have {} rows for {n_samples} samples",
+            resp.nrows()
+        )));
+    }
+    Ok(())
+}
+
+/// The mean per-sample log-likelihood of an f64 E-step, or the error that some sample has
+/// zero density under every component.
+pub(crate) fn finite_lower_bound(mean: f64) -> Result<f64> {
+    if !mean.is_finite() {
+        return Err(GmmError::InvalidData(format!(
+            "the log-likelihood became {mean}: some samples have zero density under every component; scale the data or raise reg_covar"
+        )));
+    }
+    Ok(mean)
+}
 
 /// A place where EM's heavy lifting happens.
 pub trait Backend {
@@ -39,4 +61,35 @@ pub trait Backend {
 
     /// The kept responsibilities (N × K), copied to the host.
     fn responsibilities(&self) -> Result<DMatrix<f64>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_reject_responsibilities_of_the_wrong_length_and_zero_densities() {
+        let x = DMatrix::from_fn(6, 2, |i, j| (i * 3 + j) as f64);
+        let wrong = DMatrix::from_element(5, 2, 0.5);
+        let mut cpu = cpu::CpuBackend::new(&x);
+        let mut lowrank = crate::lowrank::LowRankBackend::new(&x);
+        for err in [
+            cpu.set_responsibilities(&wrong).unwrap_err(),
+            lowrank.set_responsibilities(&wrong).unwrap_err(),
+        ] {
+            assert!(
+                err.to_string()
+                    .contains("responsibilities have 5 rows for 6 samples"),
+                "{err}"
+            );
+        }
+        assert_eq!(finite_lower_bound(-3.5).unwrap(), -3.5);
+        for bad in [f64::NEG_INFINITY, f64::NAN] {
+            let err = finite_lower_bound(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("zero density") && err.contains("reg_covar"),
+                "{err}"
+            );
+        }
+    }
 }

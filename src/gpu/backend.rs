@@ -647,13 +647,7 @@ impl Backend for GpuBackend {
     }
 
     fn set_responsibilities(&mut self, resp: &DMatrix<f64>) -> Result<()> {
-        if resp.nrows() != self.n {
-            return Err(GmmError::InvalidData(format!(
-                "responsibilities have {} rows for {} samples",
-                resp.nrows(),
-                self.n
-            )));
-        }
+        crate::backend::check_responsibility_rows(resp, self.n)?;
         let k = resp.ncols();
         self.ensure_state(k)?;
         let state = self.state()?;

@@ -163,13 +163,7 @@ impl Backend for LowRankBackend {
     }
 
     fn set_responsibilities(&mut self, resp: &DMatrix<f64>) -> Result<()> {
-        if resp.nrows() != self.n_samples() {
-            return Err(GmmError::InvalidData(format!(
-                "responsibilities have {} rows for {} samples",
-                resp.nrows(),
-                self.n_samples()
-            )));
-        }
+        crate::backend::check_responsibility_rows(resp, self.n_samples())?;
         self.resp = resp.clone();
         Ok(())
     }
@@ -187,13 +181,7 @@ impl Backend for LowRankBackend {
         };
         let log_norm = normalize_in_place(&mut wlp);
         self.resp = wlp.transpose();
-        let mean = log_norm.iter().sum::<f64>() / self.n_samples() as f64;
-        if !mean.is_finite() {
-            return Err(GmmError::InvalidData(format!(
-                "the log-likelihood became {mean}: some samples have zero density under every component; scale the data or raise reg_covar"
-            )));
-        }
-        Ok(mean)
+        crate::backend::finite_lower_bound(log_norm.iter().sum::<f64>() / self.n_samples() as f64)
     }
 
     fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {
