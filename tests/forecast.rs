@@ -1,6 +1,11 @@
 //! Time-series forecasting: windows and transforms, near-exact forecasts of a noiseless sine,
 //! baselines, argument errors, and the command line.
 
+mod common;
+
+use common::cli::{assert_success, gaussmix};
+use common::path_str as s;
+
 use gaussmix::forecast::window::{embed, window_origins, Encoding};
 use gaussmix::forecast::{
     self, parse_series, Builtin, Errors, ForecastConfig, LinearAr, Transform, TransformChoice,
@@ -241,30 +246,22 @@ fn the_report_has_every_method_and_the_split() {
 #[test]
 fn the_command_line_writes_the_report_csv_and_plot_and_rejects_bad_arguments() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_gaussmix");
     let report = dir.path().join("r.json");
-    let out = std::process::Command::new(bin)
-        .args([
-            "forecast",
-            "--builtin",
-            "sunspots",
-            "-k",
-            "2",
-            "--n-init",
-            "1",
-            "--out",
-        ])
-        .arg(dir.path())
-        .arg("--report")
-        .arg(&report)
-        .output()
-        .unwrap();
+    let out = gaussmix(&[
+        "forecast",
+        "--builtin",
+        "sunspots",
+        "-k",
+        "2",
+        "--n-init",
+        "1",
+        "--out",
+        s(dir.path()),
+        "--report",
+        s(&report),
+    ]);
+    assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(stdout.contains("transform applied"), "{stdout}");
     assert!(stdout.contains("persistence") && stdout.contains("linear AR"));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
@@ -279,28 +276,20 @@ fn the_command_line_writes_the_report_csv_and_plot_and_rejects_bad_arguments() {
         text.push_str(&format!("{i},{v}\n"));
     }
     std::fs::write(&csv, text).unwrap();
-    let out = std::process::Command::new(bin)
-        .args([
-            "forecast",
-            "--column",
-            "v",
-            "-w",
-            "4",
-            "--horizon",
-            "2",
-            "-k",
-            "1",
-            "--transform",
-            "none",
-        ])
-        .arg(&csv)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&gaussmix(&[
+        "forecast",
+        "--column",
+        "v",
+        "-w",
+        "4",
+        "--horizon",
+        "2",
+        "-k",
+        "1",
+        "--transform",
+        "none",
+        s(&csv),
+    ]));
     for (args, needle) in [
         (vec!["--window", "0"], "window"),
         (vec!["--horizon", "0"], "horizon"),
@@ -311,11 +300,7 @@ fn the_command_line_writes_the_report_csv_and_plot_and_rejects_bad_arguments() {
             "use auto, none, diff or window-norm",
         ),
     ] {
-        let out = std::process::Command::new(bin)
-            .args(["forecast", "--builtin", "sunspots"])
-            .args(&args)
-            .output()
-            .unwrap();
+        let out = gaussmix(&[&["forecast", "--builtin", "sunspots"], &args[..]].concat());
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");

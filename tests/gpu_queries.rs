@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::cli::{assert_success, gaussmix};
 use common::context;
 
 use gaussmix::device::{self, DeviceChoice};
@@ -188,15 +189,8 @@ fn cli_score_and_predict_on_the_gpu() {
     gaussmix::io::save_model(&model_path, &model).unwrap();
     gaussmix::io::write_matrix(&data_path, &y).unwrap();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gaussmix"))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = gaussmix(args);
+        assert_success(&out);
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let m = model_path.to_str().unwrap();

@@ -1,5 +1,10 @@
 //! EM with missing values and imputation.
 
+mod common;
+
+use common::cli::{assert_success, gaussmix};
+use common::path_str as s;
+
 use gaussmix::condition::PatternConditioner;
 use gaussmix::missing::{
     fit_with_missing, group_by_pattern, impute, mean_imputed, ImputeMode, MissingDataBackend,
@@ -341,19 +346,7 @@ fn the_impute_command_matches_the_library() {
     );
     save_model(&m, &model).unwrap();
     write_matrix(&d, &holes).unwrap();
-    let bin = env!("CARGO_BIN_EXE_gaussmix");
-    let out = std::process::Command::new(bin)
-        .arg("impute")
-        .args([&m, &d])
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&gaussmix(&["impute", s(&m), s(&d), "-o", s(&o)]));
     let filled = read_matrix(&o, Missing::Reject).unwrap();
     let expect = impute(&model.params, &holes, ImputeMode::Mean).unwrap();
     assert!((filled - expect).amax() < 1e-9);
