@@ -13,34 +13,23 @@ use rand_chacha::ChaCha8Rng;
 fn faces_lowrank(c: &mut Criterion) {
     let faces = gaussmix::faces::olivetti_faces().unwrap();
     let config = FitConfig::new(24).seed(0);
-    let model = fit(
-        &faces,
-        &config,
-        FitOptions {
-            device: DeviceChoice::Cpu,
-            full_path: FullPath::LowRank,
-            ..Default::default()
-        },
-        &mut |_| {},
-    )
-    .unwrap();
+    let fit_faces = || {
+        fit(
+            &faces,
+            &config,
+            FitOptions {
+                device: DeviceChoice::Cpu,
+                full_path: FullPath::LowRank,
+                ..Default::default()
+            },
+            &mut |_| {},
+        )
+        .unwrap()
+    };
+    let model = fit_faces();
     let mut group = c.benchmark_group("lowrank_faces_400x4096_k24");
     group.sample_size(10);
-    group.bench_function("fit_to_convergence", |b| {
-        b.iter(|| {
-            fit(
-                &faces,
-                &config,
-                FitOptions {
-                    device: DeviceChoice::Cpu,
-                    full_path: FullPath::LowRank,
-                    ..Default::default()
-                },
-                &mut |_| {},
-            )
-            .unwrap()
-        })
-    });
+    group.bench_function("fit_to_convergence", |b| b.iter(fit_faces));
     let mut backend = LowRankBackend::new(&faces);
     backend.e_step(&model.params).unwrap();
     group.bench_function("em_iteration", |b| {

@@ -48,19 +48,7 @@ fn every_full_estep_tile_variant_validates_and_fits_workgroup_limits() {
 #[test]
 fn every_shader_parses_and_validates() {
     for (name, source) in SHADERS {
-        let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| {
-            panic!("{name}.wgsl does not parse:\n{}", e.emit_to_string(source))
-        });
-        let mut validator = naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::empty(),
-        );
-        validator.validate(&module).unwrap_or_else(|e| {
-            panic!(
-                "{name}.wgsl does not validate:\n{}",
-                e.emit_to_string(source)
-            )
-        });
+        let module = validate(name, source);
         let entry = module
             .entry_points
             .iter()
