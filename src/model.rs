@@ -122,7 +122,8 @@ impl GaussianMixture {
         &self.params.covariances
     }
 
-    fn check_data(&self, x: &DMatrix<f64>) -> Result<()> {
+    /// Fails unless `x` has the model's number of features and only finite values.
+    pub(crate) fn check_data(&self, x: &DMatrix<f64>) -> Result<()> {
         if x.ncols() != self.n_features() {
             return Err(GmmError::DimensionMismatch {
                 expected: self.n_features(),

@@ -11,7 +11,7 @@ use nalgebra::{DMatrix, DVector};
 
 use crate::backend::cpu::normalize_in_place;
 use crate::covariance::Covariances;
-use crate::error::{GmmError, Result};
+use crate::error::Result;
 use crate::gpu::backend::GpuBackend;
 use crate::gpu::context::GpuContext;
 use crate::lowrank::{LowRankCovariances, Products};
@@ -29,16 +29,6 @@ fn low_rank(model: &GaussianMixture) -> Option<&LowRankCovariances> {
     }
 }
 
-fn check_data(model: &GaussianMixture, x: &DMatrix<f64>) -> Result<()> {
-    if x.ncols() != model.n_features() {
-        return Err(GmmError::DimensionMismatch {
-            expected: model.n_features(),
-            found: x.ncols(),
-        });
-    }
-    crate::validate::check_finite(x)
-}
-
 /// Responsibilities (K × n, in place of the weighted log-probabilities) and log-likelihoods
 /// of the rows of `x` under a low-rank model, block by block.
 fn lowrank_blocks(
@@ -47,7 +37,7 @@ fn lowrank_blocks(
     lr: &LowRankCovariances,
     x: &DMatrix<f64>,
 ) -> Result<(DMatrix<f64>, Vec<f64>)> {
-    check_data(model, x)?;
+    model.check_data(x)?;
     let (n, k) = (x.nrows(), model.n_components());
     let products = Products::Gpu(ctx.clone());
     let mut resp = DMatrix::<f64>::zeros(k, n);
@@ -70,13 +60,7 @@ fn lowrank_blocks(
 
 /// Uploads `x` and runs the E-step of a dense `model` over it.
 fn e_step(ctx: &GpuContext, model: &GaussianMixture, x: &DMatrix<f64>) -> Result<GpuBackend> {
-    if x.ncols() != model.n_features() {
-        return Err(GmmError::DimensionMismatch {
-            expected: model.n_features(),
-            found: x.ncols(),
-        });
-    }
-    crate::validate::check_finite(x)?;
+    model.check_data(x)?;
     let mut backend = GpuBackend::from_host_for_queries(ctx, x)?;
     backend.run_e_step(&model.params)?;
     Ok(backend)

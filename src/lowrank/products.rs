@@ -39,19 +39,22 @@ impl Products {
 
     /// `aᵀ a` for `a` D × N, exactly symmetric.
     pub fn gram(&self, a: DMatrixView<'_, f64>) -> Result<DMatrix<f64>> {
-        let mut g = match self {
-            Products::Cpu => cpu_transpose_times(a, a),
-            Products::Gpu(ctx) => crate::gpu::exact::gram(ctx, a)?,
-        };
-        // The CPU's two triangles come from separate GEMM tasks; the GPU's are equal already.
-        for j in 0..g.ncols() {
-            for i in 0..j {
-                let v = 0.5 * (g[(i, j)] + g[(j, i)]);
-                g[(i, j)] = v;
-                g[(j, i)] = v;
+        match self {
+            Products::Cpu => {
+                // The two triangles come from separate GEMM tasks: average them.
+                let mut g = cpu_transpose_times(a, a);
+                for j in 0..g.ncols() {
+                    for i in 0..j {
+                        let v = 0.5 * (g[(i, j)] + g[(j, i)]);
+                        g[(i, j)] = v;
+                        g[(j, i)] = v;
+                    }
+                }
+                Ok(g)
             }
+            // Computed once per pair and mirrored: exactly symmetric already.
+            Products::Gpu(ctx) => crate::gpu::exact::gram(ctx, a),
         }
-        Ok(g)
     }
 
     /// Where the products run, in a few words.
