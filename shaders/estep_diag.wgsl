@@ -2,17 +2,6 @@
 //   wlp[i, k] = log_const[k] - 0.5 * sum_j ((x_ij - mu_kj) * p_kj)^2
 // One thread per (sample, component); the workgroup's y index is the component.
 
-struct Dims {
-    rows: u32,
-    d: u32,
-    k: u32,
-    shared_factor: u32,
-    span: u32,
-    n_groups: u32,
-    d_tiles: u32,
-    pad: u32,
-}
-
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> x: array<f32>;          // rows x d
 @group(0) @binding(2) var<storage, read> means: array<f32>;      // k x d

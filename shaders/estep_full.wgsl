@@ -13,17 +13,6 @@
 // replaced for TJ = 32 (17 <= D <= 32) and TJ = 16 (D <= 16), so that small dimensions do not
 // compute 64-column tiles that are mostly zero. Narrower tiles take more samples per workgroup.
 
-struct Dims {
-    rows: u32,          // samples in this chunk
-    d: u32,             // features
-    k: u32,             // components
-    shared_factor: u32, // 1: one factor for every component (tied)
-    span: u32,          // M-step: samples per group
-    n_groups: u32,      // M-step: groups
-    d_tiles: u32,       // M-step: ceil(d / 16)
-    pad: u32,
-}
-
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> x: array<f32>;          // rows x d, row-major
 @group(0) @binding(2) var<storage, read> means: array<f32>;      // k x d

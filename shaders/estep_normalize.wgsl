@@ -2,17 +2,6 @@
 // log-densities into responsibilities (in place) and the per-sample log-likelihood; each
 // workgroup also writes the sum of its samples' log-likelihoods (reduced on the host in f64).
 
-struct Dims {
-    rows: u32,
-    d: u32,
-    k: u32,
-    shared_factor: u32,
-    span: u32,
-    n_groups: u32,
-    d_tiles: u32,
-    pad: u32,
-}
-
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read_write> resp: array<f32>;     // rows x k: in wlp, out r
 @group(0) @binding(2) var<storage, read_write> log_norm: array<f32>; // rows

@@ -8,7 +8,7 @@
 // accumulator made of two words. The host combines the levels (exactly, then one rounding to
 // f64). No rounding happens on the device, so the result is the same on every GPU.
 
-struct Dims {
+struct ExactDims {
     n_a: u32,
     n_b: u32,
     d: u32,
@@ -22,7 +22,7 @@ const TS: u32 = 32u;        // output tile edge: each of the 16 × 16 threads co
 const TL: u32 = 16u;        // features per shared-memory step
 const STRIDE: u32 = 17u;    // padded row of a shared tile (no bank conflicts across samples)
 
-@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(0) var<uniform> dims: ExactDims;
 @group(0) @binding(1) var<storage, read> a: array<u32>;           // [pair][n_a][d]
 @group(0) @binding(2) var<storage, read> b: array<u32>;           // [pair][n_b][d]
 @group(0) @binding(3) var<storage, read_write> levels: array<u32>; // [n_a][n_b][LEVELS][lo, hi]

@@ -2,17 +2,6 @@
 //   partial[g, k, j] = sum_{i in group g} r_ik * (x_ij - mu_kj)^2
 // with the means of the first pass (centring first keeps f32 free of cancellation).
 
-struct Dims {
-    rows: u32,
-    d: u32,
-    k: u32,
-    shared_factor: u32,
-    span: u32,
-    n_groups: u32,
-    d_tiles: u32,
-    pad: u32,
-}
-
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> x: array<f32>;              // rows x d
 @group(0) @binding(2) var<storage, read> resp: array<f32>;           // rows x k

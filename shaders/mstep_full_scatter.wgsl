@@ -4,17 +4,6 @@
 // lower triangle and adds the groups in f64. Centring before the product keeps f32 free of
 // the cancellation of E[x x^T] - mu mu^T.
 
-struct Dims {
-    rows: u32,
-    d: u32,
-    k: u32,
-    shared_factor: u32,
-    span: u32,
-    n_groups: u32,
-    d_tiles: u32,
-    pad: u32,
-}
-
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> x: array<f32>;              // rows x d
 @group(0) @binding(2) var<storage, read> resp: array<f32>;           // rows x k

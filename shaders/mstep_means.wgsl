@@ -3,17 +3,6 @@
 // i.e. R^T [X | 1] as a 16 x 16-tiled product through workgroup memory. The host adds the
 // groups in f64 and divides to get the means.
 
-struct Dims {
-    rows: u32,
-    d: u32,
-    k: u32,
-    shared_factor: u32,
-    span: u32,
-    n_groups: u32,
-    d_tiles: u32,
-    pad: u32,
-}
-
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> x: array<f32>;              // rows x d
 @group(0) @binding(2) var<storage, read> resp: array<f32>;           // rows x k

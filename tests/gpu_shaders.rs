@@ -1,7 +1,9 @@
 //! Every WGSL shader parses and validates with naga (no GPU needed), and every file under
 //! `shaders/` is one the engine compiles.
 
-use gaussmix::gpu::kernels::{estep_full_source, estep_full_tile, ESTEP_FULL_TILES, SHADERS};
+use gaussmix::gpu::kernels::{
+    estep_full_source, estep_full_tile, DIMS_PRELUDE, ESTEP_FULL_TILES, SHADERS,
+};
 
 fn validate(name: &str, source: &str) -> naga::Module {
     let module = naga::front::wgsl::parse_str(source)
@@ -87,11 +89,22 @@ fn every_shader_file_is_compiled_by_the_engine() {
         })
         .collect();
     files.sort();
+    // Every kernel, and the Dims prelude the EM kernels share.
     let mut listed: Vec<String> = SHADERS.iter().map(|(n, _)| n.to_string()).collect();
+    listed.push("dims".into());
     listed.sort();
     assert_eq!(files, listed);
+    let prelude = std::fs::read_to_string(dir.join("dims.wgsl")).unwrap();
+    assert_eq!(prelude, DIMS_PRELUDE);
     for (name, source) in SHADERS {
         let on_disk = std::fs::read_to_string(dir.join(format!("{name}.wgsl"))).unwrap();
-        assert_eq!(on_disk, source, "{name}");
+        // The EM kernels are compiled with the prelude in front; the others as they are.
+        let own = source.strip_prefix(DIMS_PRELUDE).unwrap_or(source);
+        assert_eq!(on_disk, own, "{name}");
+        // A kernel that reads `Dims` gets it from the prelude, defined exactly once.
+        if own.contains(": Dims;") {
+            assert!(source.starts_with(DIMS_PRELUDE), "{name}");
+            assert_eq!(source.matches("struct Dims").count(), 1, "{name}");
+        }
     }
 }

@@ -2,28 +2,30 @@
 //!
 //! Every shader is one file under `shaders/`, compiled into the binary with `include_str!`,
 //! with a single entry point `main` and one bind group whose layout wgpu derives from the
-//! shader (every declared binding is used).
+//! shader (every declared binding is used). The EM kernels share their uniform block,
+//! `struct Dims`, from `shaders/dims.wgsl`, which is put in front of each of their sources.
+
+/// The `struct Dims` every EM kernel reads, written once (`shaders/dims.wgsl`).
+pub const DIMS_PRELUDE: &str = include_str!("../../shaders/dims.wgsl");
+
+/// The source of an EM kernel: the `Dims` prelude, then the kernel's own file.
+macro_rules! em_kernel {
+    ($file:literal) => {
+        concat!(
+            include_str!("../../shaders/dims.wgsl"),
+            include_str!(concat!("../../shaders/", $file))
+        )
+    };
+}
 
 /// `(name, source)` of every shader, for the pipelines and for validation tests.
 pub const SHADERS: [(&str, &str); 7] = [
-    ("estep_full", include_str!("../../shaders/estep_full.wgsl")),
-    ("estep_diag", include_str!("../../shaders/estep_diag.wgsl")),
-    (
-        "estep_normalize",
-        include_str!("../../shaders/estep_normalize.wgsl"),
-    ),
-    (
-        "mstep_means",
-        include_str!("../../shaders/mstep_means.wgsl"),
-    ),
-    (
-        "mstep_diag_scatter",
-        include_str!("../../shaders/mstep_diag_scatter.wgsl"),
-    ),
-    (
-        "mstep_full_scatter",
-        include_str!("../../shaders/mstep_full_scatter.wgsl"),
-    ),
+    ("estep_full", em_kernel!("estep_full.wgsl")),
+    ("estep_diag", em_kernel!("estep_diag.wgsl")),
+    ("estep_normalize", em_kernel!("estep_normalize.wgsl")),
+    ("mstep_means", em_kernel!("mstep_means.wgsl")),
+    ("mstep_diag_scatter", em_kernel!("mstep_diag_scatter.wgsl")),
+    ("mstep_full_scatter", em_kernel!("mstep_full_scatter.wgsl")),
     (
         "exact_products",
         include_str!("../../shaders/exact_products.wgsl"),
@@ -75,7 +77,7 @@ pub const NORMALIZE_SAMPLES: u32 = 256;
 /// Edge of the square tiles of the M-step kernels.
 pub const TILE: u32 = 16;
 
-/// The uniform block every kernel reads (`struct Dims` in the shaders).
+/// The uniform block every EM kernel reads (`struct Dims` in `shaders/dims.wgsl`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Dims {
