@@ -54,8 +54,12 @@ impl LowRankCovariances {
         for mut col in mc.column_iter_mut() {
             col -= centre;
         }
-        let projected = self.training.project_with(products, xc.as_view())?; // N × n: X_c x
-        let projected_means = self.training.project_with(products, mc.as_view())?; // N × K: X_c μ_k
+        // X_c x (N × n) and X_c μ_k (N × K) in one product, so that X_c is read once.
+        let mut rhs = DMatrix::<f64>::zeros(d, n + k);
+        rhs.columns_mut(0, n).copy_from(&xc);
+        rhs.columns_mut(n, k).copy_from(&mc);
+        let both = self.training.project_with(products, rhs.as_view())?;
+        let (projected, projected_means) = (both.columns(0, n), both.columns(n, k));
         let mean_dots = products.transpose_times(self.centred_means.as_view(), xc.as_view())?; // K × n: μ̄_kᵀ x
         let rows: Vec<Vec<f64>> = (0..k)
             .into_par_iter()
