@@ -343,6 +343,13 @@ fn forecast_bad_input_fails_cleanly() {
 }
 
 #[test]
+fn bench_bad_gram_case_fails_cleanly() {
+    for bad in ["400", "400x", "ax4096", "-1x5"] {
+        assert_clean_failure(&["bench", "--gram", bad], &["gram", "SAMPLESxDIMENSIONS"]);
+    }
+}
+
+#[test]
 fn faces_bad_arguments_fail_cleanly() {
     let d = Dir::new();
     std::fs::write(d.p("afile"), "not a directory").unwrap();

@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Samples × dimensions of the low-rank Gram matrix case (the faces: 400x4096); 0x0 skips it.
-    #[arg(long, default_value = "400x4096", value_parser = parse_gram_case)]
+    #[arg(long, default_value = "400x4096", value_parser = parse_gram_case, allow_hyphen_values = true)]
     pub gram: (usize, usize),
 }
 
