@@ -9,8 +9,7 @@
 //! (`InitMethod::Labels`), here deliberately noisy (every fourth sample labelled wrongly),
 //! and EM corrects them. A warm-start model would work too.
 
-use gaussmix::gpu::{fit_buffer, GpuContext};
-use gaussmix::{CovarianceType, FitConfig, InitMethod};
+use gaussmix::{fit, CovarianceType, Device, FitConfig, FitOptions, InitMethod, Samples};
 use wgpu::util::DeviceExt;
 
 const N: u32 = 30_000;
@@ -103,25 +102,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     // --- gaussmix fits on the application's device and buffer ---
-    let ctx = GpuContext::from_device(&device, &queue);
+    let gpu = Device::from_wgpu(&device, &queue);
     let labels: Vec<usize> = (0..N as usize)
         .map(|i| if i % 4 == 0 { (i + 1) % 3 } else { i % 3 })
         .collect();
     let config = FitConfig::new(3)
         .covariance_type(CovarianceType::Full)
         .init(InitMethod::Labels(labels));
-    let model = fit_buffer(
-        &ctx,
-        &data,
-        N as usize,
-        D as usize,
-        &config,
-        None,
-        &mut |_| {},
-    )?;
+    let samples = Samples::gpu_buffer(&data, N as usize, D as usize)?;
+    let model = fit(&samples, &config, FitOptions::new().on(&gpu))?;
+    // The same device serves the queries (here on a few host samples: the cluster centres).
+    let centres = nalgebra::DMatrix::from_fn(3, D as usize, |c, j| {
+        (c as f64 - 1.0) * 6.0 + 0.5 * j as f64
+    });
+    println!(
+        "labels of the centres on the application's device: {:?}",
+        model.predict_on(&centres, &gpu)?
+    );
     println!(
         "fitted on {} in {} iterations (converged: {}), mean log-likelihood {:.4}",
-        model.fit.device, model.fit.n_iter, model.fit.converged, model.fit.lower_bound
+        model.summary().device,
+        model.summary().n_iter,
+        model.summary().converged,
+        model.summary().lower_bound
     );
     println!("weights: {:.4?}", model.weights().as_slice());
     for c in 0..3 {

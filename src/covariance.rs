@@ -342,7 +342,13 @@ pub fn compute_precisions(covariances: &Covariances, reg_covar: f64) -> Result<P
                 log_det_cholesky: ld,
             })
         }
-        Covariances::LowRank(lr) => lr.compute_precisions(),
+        Covariances::LowRank(lr) => {
+            let (with_factors, log_det_cholesky) = lr.with_factors()?;
+            Ok(Precisions {
+                cholesky: Covariances::LowRank(with_factors),
+                log_det_cholesky,
+            })
+        }
     }
 }
 

@@ -1,26 +1,31 @@
-//! The EM loop, written once for every backend.
+//! The EM loop, written once for every backend, over [`SufficientStats`].
 //!
 //! Semantics follow scikit-learn's `GaussianMixture.fit`: for each of `n_init` initialisations,
 //! iterate E-step → M-step, recording the mean per-sample log-likelihood of the E-step (the
 //! "lower bound") and stopping when it changes by less than `tol`; keep the initialisation with
 //! the highest final lower bound.
 //!
+//! Each iteration asks the backend for one [`SufficientStats`] (the E-step's log-likelihood and
+//! the M-step sums of its responsibilities) and turns it into parameters
+//! ([`SufficientStats::to_params`]). Any source of mergeable statistics — one device, chunks of
+//! a file, shards on other machines — can drive the same loop.
+//!
 //! With `reg_covar = 0` every iteration cannot decrease the log-likelihood (EM's monotonicity).
 //! With `reg_covar > 0` the M-step adds a ridge that is not part of the likelihood's maximiser,
 //! so tiny decreases (of the order of `reg_covar` relative to the variances) are legitimate.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use nalgebra::DMatrix;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
-use crate::backend::Backend;
-use crate::config::{FitConfig, InitMethod};
+use crate::backend::{finite_lower_bound, Backend};
+use crate::config::{factor_precisions_init, InitMethod, ValidFitConfig};
 use crate::error::{GmmError, Result};
-use crate::init::initial_responsibilities;
+use crate::init::{initial_responsibilities, one_hot, seeded_rng};
 use crate::model::{FitSummary, GaussianMixture};
 use crate::params::MixtureParams;
+use crate::stats::SufficientStats;
 
 /// Progress of the fit, reported once per EM iteration.
 #[derive(Debug, Clone, Copy)]
@@ -39,28 +44,27 @@ pub struct IterationEvent {
     pub change: f64,
 }
 
-/// The random generator of initialisation `init` under `seed`: one independent stream each.
-pub fn init_rng(seed: u64, init: usize) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(init as u64);
-    rng
-}
+/// What the EM loop reports to, once per iteration: return `ControlFlow::Break(())` to stop
+/// the fit (it then ends with [`GmmError::Interrupted`]).
+pub type Progress<'a> = &'a mut dyn FnMut(&IterationEvent) -> ControlFlow<()>;
 
-/// First parameters of one initialisation: responsibilities from `config.init`, one M-step.
-fn initial_params<B: Backend + ?Sized>(
+/// The first statistics of one initialisation: responsibilities from `config.init`, then the
+/// M-step sums of them.
+fn initial_stats<B: Backend + ?Sized>(
     backend: &mut B,
     init_samples: Option<&DMatrix<f64>>,
-    config: &FitConfig,
+    config: &ValidFitConfig,
     init: usize,
-) -> Result<MixtureParams> {
-    let xt = match (&config.init, init_samples) {
-        (_, Some(xt)) => xt,
-        (InitMethod::Labels(l), None) => {
-            let resp = crate::init::one_hot(l, config.n_components);
-            backend.set_responsibilities(&resp)?;
-            let stats = backend.m_step_stats(config.covariance_type)?;
-            return MixtureParams::from_stats(stats, config.reg_covar);
-        }
+) -> Result<SufficientStats> {
+    let resp = match (&config.init, init_samples) {
+        (InitMethod::Labels(l), None) => one_hot(l, config.n_components),
+        (_, Some(xt)) => initial_responsibilities(
+            xt,
+            config.n_components,
+            &config.init,
+            config.kmeans_iter,
+            &mut seeded_rng(config.seed, init),
+        ),
         (other, None) => {
             return Err(GmmError::param(
                 "init",
@@ -69,21 +73,84 @@ fn initial_params<B: Backend + ?Sized>(
             ))
         }
     };
-    let mut rng = init_rng(config.seed, init);
-    let resp = initial_responsibilities(
-        xt,
-        config.n_components,
-        &config.init,
-        config.kmeans_iter,
-        &mut rng,
-    );
     backend.set_responsibilities(&resp)?;
-    let stats = backend.m_step_stats(config.covariance_type)?;
-    let mut params = MixtureParams::from_stats(stats, config.reg_covar)?;
+    backend.m_step_stats(config.covariance_type)
+}
+
+/// First parameters of one initialisation, with scikit-learn's semantics for
+/// `weights_init`, `means_init` and `precisions_init`: responsibilities from `config.init`,
+/// one M-step, then the given parameters replace the computed ones (and when all three are
+/// given, the initialisation is skipped). Means of [`InitMethod::Means`] replace the computed
+/// means too.
+fn initial_params<B: Backend + ?Sized>(
+    backend: &mut B,
+    init_samples: Option<&DMatrix<f64>>,
+    config: &ValidFitConfig,
+    init: usize,
+) -> Result<MixtureParams> {
+    let given_precisions = config
+        .precisions_init
+        .as_ref()
+        .map(|p| {
+            let (k, d) = (config.n_components, config.shape().1);
+            factor_precisions_init(p, config.covariance_type, k, d)
+        })
+        .transpose()?;
+    let mut params = match (&config.weights_init, &config.means_init, &given_precisions) {
+        (Some(w), Some(m), Some((covariances, precisions))) => MixtureParams {
+            weights: w.clone(),
+            means: m.clone(),
+            covariances: covariances.clone(),
+            precisions: precisions.clone(),
+        },
+        _ => initial_stats(backend, init_samples, config, init)?.to_params(config.reg_covar)?,
+    };
     if let InitMethod::Means(m) = &config.init {
         params.means = m.clone();
     }
+    if let Some(w) = &config.weights_init {
+        params.weights = w.clone();
+    }
+    if let Some(m) = &config.means_init {
+        params.means = m.clone();
+    }
+    if let Some((covariances, precisions)) = given_precisions {
+        params.covariances = covariances;
+        params.precisions = precisions;
+    }
+    params.validate()?;
     Ok(params)
+}
+
+/// One initialisation's run: its final parameters, lower bound, history, and convergence.
+struct Run {
+    init: usize,
+    params: MixtureParams,
+    lower_bound: f64,
+    history: Vec<f64>,
+    converged: bool,
+    n_iter: usize,
+}
+
+/// Checks that a warm-start model fits the data and the settings.
+fn check_warm_start(w: &GaussianMixture, config: &ValidFitConfig, d: usize) -> Result<()> {
+    if w.n_features() != d {
+        return Err(GmmError::DimensionMismatch {
+            expected: w.n_features(),
+            found: d,
+        });
+    }
+    if w.n_components() != config.n_components || w.covariance_type() != config.covariance_type {
+        return Err(GmmError::param(
+            "warm_start",
+            format!("{} components, {}", w.n_components(), w.covariance_type()),
+            format!(
+                "the warm-start model must have the requested {} components and {} covariances",
+                config.n_components, config.covariance_type
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs EM on `backend`.
@@ -92,93 +159,150 @@ fn initial_params<B: Backend + ?Sized>(
 /// be `None` when the data live only on a device and the initialisation does not need them.
 /// `warm_start` continues from a fitted model instead of initialising (one run, as
 /// scikit-learn's `warm_start=True`).
-pub fn fit<B: Backend + ?Sized>(
+pub(crate) fn fit<B: Backend + ?Sized>(
     backend: &mut B,
     init_samples: Option<&DMatrix<f64>>,
-    config: &FitConfig,
+    config: &ValidFitConfig,
     warm_start: Option<&GaussianMixture>,
-    on_iteration: &mut dyn FnMut(&IterationEvent),
+    progress: Progress<'_>,
 ) -> Result<GaussianMixture> {
     let started = Instant::now();
     let n = backend.n_samples();
-    let d = backend.n_features();
-    config.validate(n, d)?;
     if let Some(w) = warm_start {
-        if w.n_features() != d {
-            return Err(GmmError::DimensionMismatch {
-                expected: w.n_features(),
-                found: d,
-            });
-        }
-        if w.n_components() != config.n_components || w.covariance_type() != config.covariance_type
-        {
-            return Err(GmmError::param(
-                "warm_start",
-                format!("{} components, {}", w.n_components(), w.covariance_type()),
-                format!(
-                    "the warm-start model must have the requested {} components and {} covariances",
-                    config.n_components, config.covariance_type
-                ),
-            ));
-        }
+        check_warm_start(w, config, backend.n_features())?;
     }
     let n_init = if warm_start.is_some() {
         1
     } else {
         config.n_init
     };
-    let mut best: Option<(usize, f64, MixtureParams, Vec<f64>, bool, usize)> = None;
+    let mut best: Option<Run> = None;
     for init in 0..n_init {
         let mut params = match warm_start {
-            Some(w) => w.params.clone(),
+            Some(w) => w.params().clone(),
             None => initial_params(backend, init_samples, config, init)?,
         };
-        let mut lower_bound = warm_start.map_or(f64::NEG_INFINITY, |w| w.fit.lower_bound);
+        let mut lower_bound = warm_start.map_or(f64::NEG_INFINITY, |w| w.summary().lower_bound);
         let mut history = Vec::new();
         let mut converged = false;
         let mut n_iter = 0;
         for iter in 1..=config.max_iter {
             let prev = lower_bound;
-            lower_bound = backend.e_step(&params)?;
-            let stats = backend.m_step_stats(config.covariance_type)?;
-            params = MixtureParams::from_stats(stats, config.reg_covar)?;
+            let stats = backend.statistics(&params, config.covariance_type)?;
+            lower_bound = finite_lower_bound(stats.log_likelihood.unwrap_or(f64::NAN) / n as f64)?;
+            params = stats.to_params(config.reg_covar)?;
             history.push(lower_bound);
             n_iter = iter;
             let change = lower_bound - prev;
-            on_iteration(&IterationEvent {
+            let event = IterationEvent {
                 init,
                 n_init,
                 iter,
                 max_iter: config.max_iter,
                 lower_bound,
                 change,
-            });
+            };
+            if progress(&event).is_break() {
+                return Err(GmmError::Interrupted(format!(
+                    "stopped by the caller at iteration {iter} of initialisation {}",
+                    init + 1
+                )));
+            }
             if change.abs() < config.tol {
                 converged = true;
                 break;
             }
         }
         if config.max_iter == 0 {
-            lower_bound = backend.e_step(&params)?;
+            lower_bound = finite_lower_bound(backend.e_step(&params)? / n as f64)?;
         }
-        let better = best.as_ref().is_none_or(|b| lower_bound > b.1);
-        if better {
-            best = Some((init, lower_bound, params, history, converged, n_iter));
+        if best.as_ref().is_none_or(|b| lower_bound > b.lower_bound) {
+            best = Some(Run {
+                init,
+                params,
+                lower_bound,
+                history,
+                converged,
+                n_iter,
+            });
         }
     }
-    let (best_init, lower_bound, params, history, converged, n_iter) = best.expect("n_init ≥ 1");
-    Ok(GaussianMixture {
-        params,
-        reg_covar: config.reg_covar,
-        fit: FitSummary {
-            converged,
-            n_iter,
-            lower_bound,
-            lower_bound_history: history,
+    let run = best.expect("n_init ≥ 1");
+    Ok(GaussianMixture::from_fit(
+        run.params,
+        config.reg_covar,
+        FitSummary {
+            converged: run.converged,
+            n_iter: run.n_iter,
+            lower_bound: run.lower_bound,
+            lower_bound_history: run.history,
             n_init,
-            best_init,
+            best_init: run.init,
             device: backend.describe(),
+            fallbacks: backend.fallbacks(),
             seconds: started.elapsed().as_secs_f64(),
         },
-    })
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use nalgebra::DVector;
+
+    use crate::covariance::{CovarianceType, Covariances};
+    use crate::{fit, DeviceChoice, FitConfig, FitOptions, Samples};
+
+    use super::*;
+
+    fn data() -> DMatrix<f64> {
+        DMatrix::from_fn(90, 2, |i, j| {
+            let c = (i % 3) as f64 * 6.0;
+            c + ((i * 7 + j * 13) % 17) as f64 * 0.2 - 1.6 + j as f64
+        })
+    }
+
+    #[test]
+    fn given_initial_parameters_replace_the_initialisations_as_in_scikit_learn() {
+        let x = data();
+        let means = DMatrix::from_row_slice(3, 2, &[0.0, 1.0, 6.0, 7.0, 12.0, 13.0]);
+        let weights = DVector::from_vec(vec![0.2, 0.3, 0.5]);
+        let precisions = Covariances::Full(vec![DMatrix::identity(2, 2) * 2.0; 3]);
+        let config = FitConfig::new(3)
+            .max_iter(0)
+            .weights_init(weights.clone())
+            .means_init(means.clone())
+            .precisions_init(precisions);
+        let cpu = || FitOptions::new().device(DeviceChoice::Cpu);
+        let m = fit(&Samples::new(&x).unwrap(), &config, cpu()).unwrap();
+        assert_eq!(m.weights(), &weights);
+        assert_eq!(m.means(), &means);
+        let Covariances::Full(c) = m.covariances() else {
+            panic!("full")
+        };
+        assert!((&c[1] - DMatrix::<f64>::identity(2, 2) * 0.5).amax() < 1e-15);
+        // Only the means given: weights and covariances come from the k-means responsibilities.
+        let partial = FitConfig::new(3).max_iter(0).means_init(means.clone());
+        let p = fit(&Samples::new(&x).unwrap(), &partial, cpu()).unwrap();
+        assert_eq!(p.means(), &means);
+        let plain = fit(
+            &Samples::new(&x).unwrap(),
+            &FitConfig::new(3).max_iter(0),
+            cpu(),
+        )
+        .unwrap();
+        assert_eq!(p.weights(), plain.weights());
+        assert_eq!(p.covariances(), plain.covariances());
+        // The fit from given parameters converges like any other.
+        let full = FitConfig::new(3)
+            .weights_init(weights)
+            .means_init(means)
+            .covariance_type(CovarianceType::Spherical)
+            .precisions_init(Covariances::Spherical(DVector::from_element(3, 1.0)));
+        assert!(
+            fit(&Samples::new(&x).unwrap(), &full, cpu())
+                .unwrap()
+                .summary()
+                .converged
+        );
+    }
 }

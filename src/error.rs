@@ -45,9 +45,34 @@ pub enum GmmError {
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
 
-    /// The GPU path failed or is not available.
+    /// The arithmetic broke down (non-finite statistics or log-likelihoods): scale the data,
+    /// raise `reg_covar`, or use the f64 CPU device.
+    #[error("numerical failure: {0}")]
+    Numerical(String),
+
+    /// No usable GPU adapter (no driver, or none that wgpu can open).
+    #[error("GPU unavailable: {0}")]
+    GpuUnavailable(String),
+
+    /// The GPU device was lost or hung during the work; nothing from that run is kept.
+    #[error("GPU device lost: {0}")]
+    DeviceLost(String),
+
+    /// The GPU ran out of memory.
+    #[error("GPU out of memory: {0}")]
+    OutOfMemory(String),
+
+    /// The work exceeds a limit of the device (binding size, workgroup count, …).
+    #[error("GPU device limit: {0}")]
+    DeviceLimit(String),
+
+    /// Any other GPU failure (a validation error reported by the driver, say).
     #[error("GPU: {0}")]
     Gpu(String),
+
+    /// The caller asked the fit to stop (a progress callback returned `Break`).
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl GmmError {
@@ -66,6 +91,20 @@ impl GmmError {
             value: value.to_string(),
             hint: hint.into(),
         }
+    }
+}
+
+impl GmmError {
+    /// Whether this error comes from the GPU device (so the CPU device may still serve).
+    pub fn is_gpu(&self) -> bool {
+        matches!(
+            self,
+            GmmError::GpuUnavailable(_)
+                | GmmError::DeviceLost(_)
+                | GmmError::OutOfMemory(_)
+                | GmmError::DeviceLimit(_)
+                | GmmError::Gpu(_)
+        )
     }
 }
 

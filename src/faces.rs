@@ -15,10 +15,12 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::FitConfig;
 use crate::covariance::Covariances;
 use crate::device::DeviceChoice;
+use crate::em::Progress;
 use crate::error::{GmmError, Result};
-use crate::fit::{fit, FitOptions, FullPath};
+use crate::fit::{fit, FitOptions};
 use crate::imagegrid::{grid, save_png};
 use crate::model::GaussianMixture;
+use crate::samples::Samples;
 
 /// Face height in pixels.
 pub const FACE_HEIGHT: usize = 64;
@@ -187,19 +189,14 @@ pub fn complete_held_out(
     let training = faces.select_rows(&kept);
     let started = Instant::now();
     let model = fit(
-        &training,
+        &Samples::new(&training)?,
         config,
-        FitOptions {
-            device,
-            full_path: FullPath::Auto,
-            ..Default::default()
-        },
-        &mut |_| {},
+        FitOptions::new().device(device),
     )?;
     let fit_seconds = started.elapsed().as_secs_f64();
     let observed = upper_half();
     let mut started = Instant::now();
-    let conditioner = crate::condition::PatternConditioner::new(&model.params, &observed)?;
+    let conditioner = crate::condition::PatternConditioner::new(model.params(), &observed)?;
     let mut complete_seconds = started.elapsed().as_secs_f64();
     let missing = conditioner.missing().to_vec();
     let mean_face = training.row_mean();
@@ -245,7 +242,7 @@ const TIMED_DRAWS: usize = 200;
 pub fn run(
     job: &FacesJob,
     notice: &mut dyn FnMut(&str),
-    on_iteration: &mut dyn FnMut(&crate::em::IterationEvent),
+    progress: Progress<'_>,
 ) -> Result<FacesReport> {
     // Settings and the output path are checked before anything is decoded or created, so
     // that a bad argument fails at once and leaves no empty output directory.
@@ -259,14 +256,14 @@ pub fn run(
         return Err(GmmError::param(
             "n_samples",
             0,
-            "draw at least 1 new face (--n-samples)",
+            "draw at least 1 new face (n_samples = 1 or more)",
         ));
     }
     check_complete(job.complete, true)?;
     if job.out.exists() && !job.out.is_dir() {
         return Err(GmmError::file(
             &job.out,
-            "exists and is not a directory; give a directory for the output (--out)",
+            "exists and is not a directory; give a directory for the output (out=DIR)",
         ));
     }
     let started = Instant::now();
@@ -277,15 +274,12 @@ pub fn run(
     })?;
     let started = Instant::now();
     let model = fit(
-        &faces,
+        &Samples::new(&faces)?,
         &config,
-        FitOptions {
-            device: job.device,
-            full_path: FullPath::Auto,
-            warm_start: None,
-            notice: Some(notice),
-        },
-        on_iteration,
+        FitOptions::new()
+            .device(job.device)
+            .notice(notice)
+            .progress(progress),
     )?;
     let fit_seconds = started.elapsed().as_secs_f64();
     let low_rank = matches!(model.covariances(), Covariances::LowRank(_));

@@ -38,7 +38,7 @@ pub fn grid(
 ) -> Result<GrayImage> {
     if images.ncols() != height * width {
         return Err(GmmError::InvalidData(format!(
-            "rows have {} values, which is not {height}×{width} = {}; give the right --shape",
+            "rows have {} values, which is not {height}×{width} = {}; give the right shape",
             images.ncols(),
             height * width
         )));

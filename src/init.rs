@@ -10,6 +10,15 @@ use rayon::prelude::*;
 
 use crate::config::InitMethod;
 
+/// The random generator of initialisation `init` under `seed`: one independent stream each
+/// (ChaCha8, so the same seed gives the same numbers on every platform).
+pub fn seeded_rng(seed: u64, init: usize) -> ChaCha8Rng {
+    use rand::SeedableRng;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(init as u64);
+    rng
+}
+
 const BLOCK: usize = 1024;
 
 /// Squared distance between a column of `xt` and a centre given as a slice.

@@ -1,48 +1,73 @@
 //! # gaussmix
 //!
 //! Gaussian mixture models fitted by expectation–maximisation, on the CPU in f64 (the reference
-//! path) and on the GPU through wgpu compute shaders.
+//! path) and on the GPU through wgpu compute shaders, with an exact low-rank path for full
+//! covariances when samples are fewer than dimensions, EM with missing values, and
+//! conditioning (imputation, forecasting).
 //!
-//! The flow through the crate is one way: data → validated matrix ([`validate`]) →
-//! initialisation ([`init`]) → EM loop ([`em`]) over a [`backend::Backend`] → fitted
-//! [`GaussianMixture`] → queries (score, predict, sample, condition) → outputs ([`io`]).
+//! One way through: validated [`Samples`] → initialisation → one EM loop over a backend that
+//! supplies mergeable [`SufficientStats`] → a fitted [`GaussianMixture`] → queries (score,
+//! predict, sample, condition) → outputs ([`io`]). `ARCHITECTURE.md` maps the modules.
 //!
 //! ```
-//! use gaussmix::{FitConfig, GaussianMixture, CovarianceType};
+//! use gaussmix::{fit, CovarianceType, DeviceChoice, FitConfig, FitOptions, GaussianMixture, Samples};
 //! use nalgebra::DMatrix;
 //! let x = DMatrix::from_fn(200, 2, |i, j| if i < 100 { -3.0 } else { 3.0 } + ((i * 7 + j * 3) % 11) as f64 * 0.1);
-//! let model = GaussianMixture::fit(&x, &FitConfig::new(2).covariance_type(CovarianceType::Diag)).unwrap();
+//! let config = FitConfig::new(2).covariance_type(CovarianceType::Diag);
+//! // The one-line door (automatic device and path):
+//! let model = GaussianMixture::fit(&x, &config).unwrap();
 //! assert_eq!(model.n_components(), 2);
+//! // The door with every option:
+//! let model = fit(&Samples::new(&x).unwrap(), &config, FitOptions::new().device(DeviceChoice::Cpu)).unwrap();
+//! assert!(model.summary().converged);
 //! ```
+//!
+//! Cargo features: `gpu` (wgpu; the [`Device::Gpu`] engine) and `cli` (the `gaussmix`
+//! command-line tool and its applications: faces, plots, image input), both on by default.
+//! Without them the crate is the CPU core: EM of every kind, the low-rank path, conditioning
+//! and model files.
 
-pub mod array;
-pub mod backend;
-pub mod cli;
+pub(crate) mod array;
+pub(crate) mod backend;
 pub mod condition;
 pub mod config;
 pub mod covariance;
+pub(crate) mod density;
 pub mod device;
-pub mod em;
+pub(crate) mod em;
+mod engine;
 pub mod error;
+#[cfg(feature = "cli")]
 pub mod faces;
-pub mod fit;
+mod fit;
 pub mod forecast;
+#[cfg(feature = "gpu")]
 pub mod gpu;
+#[cfg(feature = "cli")]
 pub mod imagegrid;
-pub mod init;
+pub(crate) mod init;
 pub mod io;
-pub mod linalg;
+pub(crate) mod linalg;
 pub mod lowrank;
 pub mod missing;
-pub mod model;
+mod model;
 pub mod output;
 pub mod params;
-pub mod validate;
+pub(crate) mod patterns;
+mod query;
+mod samples;
+pub mod stats;
+pub mod synthetic;
 
-pub use config::{FitConfig, InitMethod};
-pub use covariance::{CovarianceType, Covariances};
-pub use device::DeviceChoice;
+pub use config::{FitConfig, InitMethod, ValidFitConfig};
+pub use covariance::{CovarianceType, Covariances, Precisions};
+pub use device::{Device, DeviceChoice, Work};
+pub use em::{IterationEvent, Progress};
+pub use engine::Engine;
 pub use error::{GmmError, Result};
 pub use fit::{fit, FitOptions, FullPath};
+pub use init::seeded_rng;
 pub use model::{FitSummary, GaussianMixture};
 pub use params::MixtureParams;
+pub use samples::{MatrixInput, Samples};
+pub use stats::{Scatter, SufficientStats};

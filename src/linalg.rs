@@ -3,6 +3,9 @@
 
 use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 
+/// `ln(2π)`.
+pub(crate) const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
 /// A read-only strided matrix: element (i, j) is at `data[i * rs + j * cs]`.
 #[derive(Clone, Copy)]
 pub struct Strided<'a> {
@@ -59,16 +62,6 @@ impl<'a> Strided<'a> {
             rs: self.cs,
             cs: self.rs,
         }
-    }
-
-    /// Number of rows.
-    pub fn nrows(&self) -> usize {
-        self.rows
-    }
-
-    /// Number of columns.
-    pub fn ncols(&self) -> usize {
-        self.cols
     }
 }
 

@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod cli;
+
 /// Clap's multi-line usage error as one line: its message, the missing arguments and tips,
 /// without the usage synopsis, and a pointer to `--help`.
 fn usage_error_line(e: &clap::Error) -> String {
@@ -28,7 +30,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = match gaussmix::cli::Cli::try_parse() {
+    let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version print as clap lays them out, with its status.
         Err(e) if !e.use_stderr() => e.exit(),
@@ -38,10 +40,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match gaussmix::cli::run(cli) {
+    match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cli::common::with_flag_names(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -6,14 +6,12 @@ use rand::Rng;
 use rand_distr::{Binomial, Distribution, StandardNormal};
 use rayon::prelude::*;
 
-use crate::backend::cpu::{normalize_in_place, weighted_log_prob, CpuBackend};
-use crate::config::FitConfig;
-use crate::covariance::{CovarianceType, Covariances};
-use crate::em::{self, IterationEvent};
+use crate::covariance::{CovarianceType, Covariances, Precisions};
+use crate::density::{normalize_in_place, weighted_log_prob};
 use crate::error::{GmmError, Result};
 use crate::linalg::log_sum_exp;
 use crate::params::MixtureParams;
-use crate::validate::check_finite;
+use crate::samples::check_finite;
 
 const QUERY_BLOCK: usize = 1024;
 
@@ -34,6 +32,9 @@ pub struct FitSummary {
     pub best_init: usize,
     /// Where the fit ran.
     pub device: String,
+    /// One line per M-step whose GPU statistics (f32) were unusable and were recomputed in
+    /// f64 or given a larger ridge; empty when none were.
+    pub fallbacks: Vec<String>,
     /// Wall-clock seconds of the fit.
     pub seconds: f64,
 }
@@ -48,48 +49,60 @@ impl Default for FitSummary {
             n_init: 0,
             best_init: 0,
             device: String::new(),
+            fallbacks: Vec::new(),
             seconds: 0.0,
         }
     }
 }
 
-/// A Gaussian mixture model: parameters plus how they were fitted.
+/// A Gaussian mixture model: parameters plus how they were fitted. Fitted by
+/// [`crate::fit()`] (or [`GaussianMixture::fit`]), loaded from a model file, or built from
+/// parameters ([`GaussianMixture::from_params`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaussianMixture {
-    /// Weights, means, covariances and precision factors.
-    pub params: MixtureParams,
-    /// The ridge used when fitting.
-    pub reg_covar: f64,
-    /// Convergence information.
-    pub fit: FitSummary,
+    params: MixtureParams,
+    reg_covar: f64,
+    summary: FitSummary,
 }
 
 impl GaussianMixture {
-    /// Fits a mixture to `x` (N × D, one sample per row) on the CPU.
-    pub fn fit(x: &DMatrix<f64>, config: &FitConfig) -> Result<Self> {
-        Self::fit_with_progress(x, config, None, &mut |_| {})
-    }
-
-    /// Fits on the CPU, optionally continuing from `warm_start`, reporting every iteration.
-    pub fn fit_with_progress(
-        x: &DMatrix<f64>,
-        config: &FitConfig,
-        warm_start: Option<&GaussianMixture>,
-        on_iteration: &mut dyn FnMut(&IterationEvent),
-    ) -> Result<Self> {
-        check_finite(x)?;
-        let mut backend = CpuBackend::new(x);
-        let xt = backend.samples_as_columns().clone();
-        em::fit(&mut backend, Some(&xt), config, warm_start, on_iteration)
-    }
-
     /// A model from given parameters (no fit information).
     pub fn from_params(params: MixtureParams, reg_covar: f64) -> Self {
+        Self::from_fit(params, reg_covar, FitSummary::default())
+    }
+
+    /// A model from given parameters and how they were fitted.
+    pub fn from_fit(params: MixtureParams, reg_covar: f64, summary: FitSummary) -> Self {
         GaussianMixture {
             params,
             reg_covar,
-            fit: FitSummary::default(),
+            summary,
         }
+    }
+
+    /// Weights, means, covariances and precision factors.
+    pub fn params(&self) -> &MixtureParams {
+        &self.params
+    }
+
+    /// The ridge `reg_covar` the model was fitted with (added to every covariance).
+    pub fn reg_covar(&self) -> f64 {
+        self.reg_covar
+    }
+
+    /// How the fit went (convergence, iterations, lower bounds, device, time).
+    pub fn summary(&self) -> &FitSummary {
+        &self.summary
+    }
+
+    /// Replaces the fit information (for example with the one a model file records).
+    pub fn set_summary(&mut self, summary: FitSummary) {
+        self.summary = summary;
+    }
+
+    /// The model's parameters, by value.
+    pub fn into_params(self) -> MixtureParams {
+        self.params
     }
 
     /// Number of components K.
@@ -120,6 +133,11 @@ impl GaussianMixture {
     /// Covariances in scikit-learn's layout.
     pub fn covariances(&self) -> &Covariances {
         &self.params.covariances
+    }
+
+    /// Precision Cholesky factors (`precisions_cholesky_`) and log-determinants.
+    pub fn precisions(&self) -> &Precisions {
+        &self.params.precisions
     }
 
     /// Fails unless `x` has the model's number of features and only finite values.

@@ -6,6 +6,14 @@ use std::path::Path;
 
 use crate::error::{GmmError, Result};
 
+/// The lower-cased extension of `path`, or `""`.
+pub(crate) fn extension(path: &Path) -> String {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 /// The directory a file named `path` goes into.
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {

@@ -1,22 +1,9 @@
-//! Mixture parameters (weights, means, covariances and their precision factors) and the
-//! M-step statistics that backends produce.
+//! Mixture parameters: weights, means, covariances and their precision factors.
 
 use nalgebra::{DMatrix, DVector};
 
 use crate::covariance::{compute_precisions, CovarianceType, Covariances, Precisions};
 use crate::error::{GmmError, Result};
-
-/// What a backend's M-step returns: weighted counts, weighted means and the weighted
-/// covariances (scatter divided by the counts), *without* the `reg_covar` ridge.
-#[derive(Debug, Clone)]
-pub struct MStepStats {
-    /// `N_k = Σ_i r_ik` (+10·ε, as scikit-learn, so that an empty component divides safely).
-    pub nk: DVector<f64>,
-    /// `μ_k = Σ_i r_ik x_i / N_k`, K × D.
-    pub means: DMatrix<f64>,
-    /// `Σ_i r_ik (x_i − μ_k)(x_i − μ_k)ᵀ / N_k` in the layout of the covariance type.
-    pub covariances: Covariances,
-}
 
 /// The parameters of a Gaussian mixture together with the precision factors the E-step uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,23 +38,6 @@ impl MixtureParams {
         };
         p.validate()?;
         Ok(p)
-    }
-
-    /// The M-step proper: normalises the weights, adds the ridge and factors the covariances.
-    pub fn from_stats(stats: MStepStats, reg_covar: f64) -> Result<Self> {
-        let MStepStats {
-            nk,
-            means,
-            mut covariances,
-        } = stats;
-        if nk.iter().any(|v| !v.is_finite()) || means.iter().any(|v| !v.is_finite()) {
-            return Err(GmmError::InvalidData(
-                "the M-step produced non-finite means; the data may contain values too large for the arithmetic (scale the data)".into(),
-            ));
-        }
-        covariances.add_ridge(reg_covar);
-        let weights = &nk / nk.sum();
-        MixtureParams::new(weights, means, covariances, reg_covar)
     }
 
     /// Number of components K.

@@ -2,19 +2,26 @@
 //!
 //! The EM loop ([`crate::em`]) is written once; a backend holds the data (on the host or on a
 //! device) and the current responsibilities, and supplies
-//! - [`Backend::e_step`]: responsibilities under given parameters and the mean log-likelihood;
-//! - [`Backend::m_step_stats`]: the weighted counts, means and covariances from them.
+//! - [`Backend::e_step`]: responsibilities under given parameters and the summed
+//!   log-likelihood;
+//! - [`Backend::m_step_stats`]: the [`SufficientStats`] of the kept responsibilities.
 //!
-//! The host then adds `reg_covar`, factors the covariances (Cholesky, f64) and hands the
-//! factors back for the next E-step.
+//! The host then turns the statistics into parameters ([`SufficientStats::to_params`]: adds
+//! `reg_covar`, factors the covariances by Cholesky in f64) and hands them back for the next
+//! E-step. Backends are crate-private; [`crate::Engine`] is their public face.
 
-pub mod cpu;
+pub(crate) mod cpu;
+#[cfg(feature = "gpu")]
+pub(crate) mod gpu;
+pub(crate) mod lowrank;
+pub(crate) mod missing;
 
 use nalgebra::DMatrix;
 
 use crate::covariance::CovarianceType;
 use crate::error::{GmmError, Result};
-use crate::params::{MStepStats, MixtureParams};
+use crate::params::MixtureParams;
+use crate::stats::SufficientStats;
 
 /// Fails unless `resp` (responsibilities handed to a backend) has one row per sample.
 pub(crate) fn check_responsibility_rows(resp: &DMatrix<f64>, n_samples: usize) -> Result<()> {
@@ -27,11 +34,11 @@ pub(crate) fn check_responsibility_rows(resp: &DMatrix<f64>, n_samples: usize) -
     Ok(())
 }
 
-/// The mean per-sample log-likelihood of an f64 E-step, or the error that some sample has
+/// The mean per-sample log-likelihood of an E-step, or the error that some sample has
 /// zero density under every component.
 pub(crate) fn finite_lower_bound(mean: f64) -> Result<f64> {
     if !mean.is_finite() {
-        return Err(GmmError::InvalidData(format!(
+        return Err(GmmError::Numerical(format!(
             "the log-likelihood became {mean}: some samples have zero density under every component; scale the data or raise reg_covar"
         )));
     }
@@ -52,15 +59,52 @@ pub trait Backend {
     /// Sets the responsibilities (N × K, rows sum to one), e.g. from the initialisation.
     fn set_responsibilities(&mut self, resp: &DMatrix<f64>) -> Result<()>;
 
-    /// E-step: computes and keeps the responsibilities under `params`; returns the mean
-    /// per-sample log-likelihood (the lower bound, in scikit-learn's sense).
+    /// E-step: computes and keeps the responsibilities under `params`; returns the summed
+    /// log-likelihood `Σ_i log p(x_i)` (maybe non-finite: the EM loop reports that).
     fn e_step(&mut self, params: &MixtureParams) -> Result<f64>;
 
-    /// M-step statistics from the kept responsibilities.
-    fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<MStepStats>;
+    /// M-step statistics from the kept responsibilities (without a log-likelihood).
+    fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<SufficientStats>;
 
     /// The kept responsibilities (N × K), copied to the host.
     fn responsibilities(&self) -> Result<DMatrix<f64>>;
+
+    /// One EM iteration's statistics: the E-step under `params`, then the M-step sums, with
+    /// the log-likelihood of that E-step.
+    fn statistics(
+        &mut self,
+        params: &MixtureParams,
+        covariance_type: CovarianceType,
+    ) -> Result<SufficientStats> {
+        let log_likelihood = self.e_step(params)?;
+        let mut stats = self.m_step_stats(covariance_type)?;
+        stats.log_likelihood = Some(log_likelihood);
+        Ok(stats)
+    }
+
+    /// The ridge the EM loop will add (a GPU backend checks its f32 statistics against it);
+    /// ignored by default.
+    fn set_reg_covar(&mut self, _reg_covar: f64) {}
+
+    /// Per-sample log-likelihoods `log p(x_i)` of the last E-step, when the backend keeps them
+    /// (the GPU does, on the device).
+    fn log_likelihoods(&self) -> Result<nalgebra::DVector<f64>> {
+        Err(GmmError::InvalidData(format!(
+            "{} does not keep per-sample log-likelihoods; use GaussianMixture::score_samples",
+            self.describe()
+        )))
+    }
+
+    /// How many chunks (device buffers and dispatches) the data are processed in.
+    fn chunks(&self) -> usize {
+        1
+    }
+
+    /// Notes about the run worth telling the user (for example GPU statistics recomputed in
+    /// f64); none by default.
+    fn fallbacks(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]
@@ -72,7 +116,7 @@ mod tests {
         let x = DMatrix::from_fn(6, 2, |i, j| (i * 3 + j) as f64);
         let wrong = DMatrix::from_element(5, 2, 0.5);
         let mut cpu = cpu::CpuBackend::new(&x);
-        let mut lowrank = crate::lowrank::LowRankBackend::new(&x);
+        let mut lowrank = lowrank::LowRankBackend::new(&x);
         for err in [
             cpu.set_responsibilities(&wrong).unwrap_err(),
             lowrank.set_responsibilities(&wrong).unwrap_err(),

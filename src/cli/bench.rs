@@ -9,14 +9,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
-use crate::backend::cpu::CpuBackend;
-use crate::backend::Backend;
-use crate::covariance::CovarianceType;
-use crate::error::Result;
-use crate::gpu::{GpuBackend, GpuContext};
-use crate::init::one_hot;
-use crate::lowrank::Products;
-use crate::params::MixtureParams;
+use gaussmix::error::Result;
+use gaussmix::gpu::GpuContext;
+use gaussmix::lowrank::Products;
+use gaussmix::synthetic::{flops_per_iteration, one_hot, synthetic, Case};
+use gaussmix::{CovarianceType, Device, Engine, Samples};
 
 /// Arguments of `gaussmix bench`.
 #[derive(Debug, clap::Args)]
@@ -118,62 +115,18 @@ fn gram_table(
     Ok(())
 }
 
-/// One benchmark case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Case {
-    pub n: usize,
-    pub d: usize,
-    pub k: usize,
-    pub covariance: CovarianceType,
-}
-
-/// Synthetic data: `k` clusters with random centres and unit spread, and random labels.
-pub fn synthetic(case: &Case, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let centres = DMatrix::<f64>::from_fn(case.k, case.d, |_, _| rng.random::<f64>() * 20.0 - 10.0);
-    let labels: Vec<usize> = (0..case.n).map(|_| rng.random_range(0..case.k)).collect();
-    let mut x = DMatrix::<f64>::zeros(case.n, case.d);
-    for i in 0..case.n {
-        for j in 0..case.d {
-            x[(i, j)] = centres[(labels[i], j)] + rng.sample::<f64, _>(StandardNormal);
-        }
-    }
-    (x, labels)
-}
-
-/// Floating-point operations of one EM iteration (a model of the useful work, the same for
-/// both devices): E-step densities and log-sum-exp, M-step means and centred scatter.
-pub fn flops_per_iteration(case: &Case) -> f64 {
-    let (n, d, k) = (case.n as f64, case.d as f64, case.k as f64);
-    let normalise = 4.0 * n * k;
-    let means = 2.0 * n * k * (d + 1.0);
-    match case.covariance {
-        // triangular product (x−μ)ᵀU: d(d+1)/2 multiply-adds; scatter: upper triangle.
-        CovarianceType::Full | CovarianceType::Tied => {
-            n * k * (d * (d + 1.0) + 3.0 * d)
-                + normalise
-                + means
-                + n * k * (d * (d + 1.0) + 2.0 * d)
-        }
-        CovarianceType::Diag | CovarianceType::Spherical => {
-            4.0 * n * k * d + normalise + means + 3.0 * n * k * d
-        }
-    }
-}
-
-/// Milliseconds per EM iteration of `backend` on its data, starting from `labels`.
+/// Milliseconds per EM iteration of `engine` on its data, starting from `labels`.
 pub fn time_iterations(
-    backend: &mut dyn Backend,
+    engine: &mut Engine,
     labels: &[usize],
     k: usize,
     covariance: CovarianceType,
     iters: usize,
 ) -> Result<f64> {
-    backend.set_responsibilities(&one_hot(labels, k))?;
-    let mut params = MixtureParams::from_stats(backend.m_step_stats(covariance)?, 1e-6)?;
-    let mut step = |params: &mut MixtureParams| -> Result<()> {
-        backend.e_step(params)?;
-        *params = MixtureParams::from_stats(backend.m_step_stats(covariance)?, 1e-6)?;
+    engine.set_responsibilities(&one_hot(labels, k))?;
+    let mut params = engine.m_step(covariance)?.to_params(1e-6)?;
+    let mut step = |params: &mut gaussmix::MixtureParams| -> Result<()> {
+        *params = engine.statistics(params, covariance)?.to_params(1e-6)?;
         Ok(())
     };
     step(&mut params)?; // warm-up (pipelines, allocations)
@@ -220,11 +173,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let want_cpu = args.device.iter().any(|d| d == "cpu");
     let mut gpu = None;
     if args.device.iter().any(|d| d == "gpu") {
-        match GpuContext::shared() {
-            Ok(ctx) => {
+        match Device::gpu() {
+            Ok(Device::Gpu(ctx)) => {
                 eprintln!("GPU: {}", ctx.describe());
                 gpu = Some(ctx);
             }
+            Ok(Device::Cpu) => {}
             Err(e) => eprintln!("notice: {e}; timing the CPU only"),
         }
     }
@@ -250,15 +204,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 base.map_or("".into(), |b| format!("{:.1}x", b / ms))
             );
         };
+        let samples = Samples::new(&x)?;
         if want_cpu {
-            let mut backend = CpuBackend::new(&x);
-            let ms = time_iterations(&mut backend, &labels, case.k, case.covariance, args.iters)?;
+            let mut engine = Engine::new(&samples, &Device::Cpu)?;
+            let ms = time_iterations(&mut engine, &labels, case.k, case.covariance, args.iters)?;
             row("cpu", ms, None);
             cpu_ms = Some(ms);
         }
         if let Some(ctx) = &gpu {
-            let mut backend = GpuBackend::from_host(ctx, &x)?;
-            let ms = time_iterations(&mut backend, &labels, case.k, case.covariance, args.iters)?;
+            let mut engine = Engine::new(&samples, &Device::Gpu(ctx.clone()))?;
+            let ms = time_iterations(&mut engine, &labels, case.k, case.covariance, args.iters)?;
             row("gpu", ms, cpu_ms);
         }
     }

@@ -2,29 +2,59 @@
 //! and data with the file named in every error.
 
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::path::Path;
-use std::str::FromStr;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::em::IterationEvent;
-use crate::error::GmmError;
-use crate::fit::FullPath;
+use gaussmix::IterationEvent;
 
-impl FromStr for FullPath {
-    type Err = GmmError;
-    fn from_str(s: &str) -> Result<Self, GmmError> {
-        match s {
-            "auto" => Ok(FullPath::Auto),
-            "dense" => Ok(FullPath::Dense),
-            "low-rank" | "lowrank" => Ok(FullPath::LowRank),
-            other => Err(GmmError::param(
-                "full_path",
-                other,
-                "use auto, dense or low-rank",
-            )),
-        }
+/// The library names parameters (`reg_covar`, `device=cpu`); on the command line they are
+/// flags. Rewrites an error message in the flags' terms.
+pub fn with_flag_names(message: &str) -> String {
+    // Parameter names only: model-file array names (`covariance_type`, `means_`, …) stay.
+    const FLAGS: [(&str, &str); 15] = [
+        ("device=cpu", "--device cpu"),
+        ("device=gpu", "--device gpu"),
+        ("column=NAME", "--column NAME"),
+        ("transform=NAME", "--transform NAME"),
+        ("out=DIR", "--out DIR"),
+        ("n_samples = 1 or more", "--n-samples"),
+        ("means_init / labels_init", "--means-init / --labels-init"),
+        ("reg_covar", "--reg-covar"),
+        ("means_init", "--means-init"),
+        ("labels_init", "--labels-init"),
+        ("n_init", "--n-init"),
+        ("max_gb", "gaussmix export --max-gb"),
+        ("n_components", "-k"),
+        ("full_path", "--full-path"),
+        ("warm_start", "--warm-start"),
+    ];
+    let mut out = message.to_string();
+    for (param, flag) in FLAGS {
+        out = replace_word(&out, param, flag);
     }
+    out
+}
+
+/// Replaces whole-word occurrences of `from` (not inside a longer identifier or path).
+fn replace_word(text: &str, from: &str, to: &str) -> String {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '/' || c == '.';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(from) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + from.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if before.is_some_and(is_ident) || after.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            out.push_str(from);
+        } else {
+            out.push_str(to);
+        }
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Reports EM iterations: a progress bar on a terminal, plain lines otherwise, nothing when
@@ -62,8 +92,8 @@ impl Progress {
         }
     }
 
-    /// Reports one iteration.
-    pub fn update(&mut self, e: &IterationEvent) {
+    /// Reports one iteration; never stops the fit.
+    pub fn update(&mut self, e: &IterationEvent) -> ControlFlow<()> {
         if let Some(bar) = &self.bar {
             if e.iter == 1 {
                 bar.reset();
@@ -85,6 +115,7 @@ impl Progress {
                 e.change
             );
         }
+        ControlFlow::Continue(())
     }
 
     /// Removes the bar.
@@ -96,19 +127,22 @@ impl Progress {
 }
 
 /// Loads a model, naming the file in errors.
-pub fn load_model(path: &Path) -> anyhow::Result<crate::GaussianMixture> {
-    Ok(crate::io::load_model(path)?)
+pub fn load_model(path: &Path) -> anyhow::Result<gaussmix::GaussianMixture> {
+    Ok(gaussmix::io::load_model(path)?)
 }
 
 /// Reads data that must be finite.
 pub fn read_data(path: &Path) -> anyhow::Result<nalgebra::DMatrix<f64>> {
-    Ok(crate::io::read_matrix(path, crate::io::Missing::Reject)?)
+    Ok(gaussmix::io::read_matrix(
+        path,
+        gaussmix::io::Missing::Reject,
+    )?)
 }
 
 /// Reads data for a model: finite, with the model's number of features.
 pub fn read_data_for(
     path: &Path,
-    model: &crate::GaussianMixture,
+    model: &gaussmix::GaussianMixture,
 ) -> anyhow::Result<nalgebra::DMatrix<f64>> {
     let x = read_data(path)?;
     if x.ncols() != model.n_features() {
@@ -120,4 +154,20 @@ pub fn read_data_for(
         );
     }
     Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_parameter_names_become_flags_on_the_command_line() {
+        assert_eq!(
+            with_flag_names("increase reg_covar (now 1e-6), or use device=cpu"),
+            "increase --reg-covar (now 1e-6), or use --device cpu"
+        );
+        // Not inside file names or longer words.
+        assert_eq!(with_flag_names("data/reg_covar.npy"), "data/reg_covar.npy");
+        assert_eq!(with_flag_names("my_reg_covar_x"), "my_reg_covar_x");
+    }
 }

@@ -10,11 +10,9 @@ use std::time::Instant;
 use nalgebra::DMatrix;
 use plotters::prelude::*;
 
-use crate::config::FitConfig;
-use crate::covariance::{CovarianceType, Covariances};
-use crate::device::DeviceChoice;
-use crate::fit::{fit, FitOptions};
-use crate::GaussianMixture;
+use gaussmix::{
+    fit, CovarianceType, Covariances, DeviceChoice, FitConfig, FitOptions, GaussianMixture, Samples,
+};
 
 /// The laser series, embedded at build time.
 pub const LASER: &str = include_str!("../../assets/santafe_laser_a.txt");
@@ -72,20 +70,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         };
         let model = fit(
-            &x,
+            &Samples::new(&x)?,
             &config,
-            FitOptions {
-                device: args.device,
-                notice: Some(&mut notice),
-                ..Default::default()
-            },
-            &mut |_| {},
+            FitOptions::new().device(args.device).notice(&mut notice),
         )?;
         said = true;
         let bic = model.bic(&x)?;
         println!(
             "{k:>4}   {:>10}   {:>11.5}   {:>10.2}   {:>7.3}",
-            model.fit.n_iter, model.fit.lower_bound, bic, model.fit.seconds
+            model.summary().n_iter,
+            model.summary().lower_bound,
+            bic,
+            model.summary().seconds
         );
         if best.as_ref().is_none_or(|(b, _)| bic < *b) {
             best = Some((bic, model));
@@ -94,12 +90,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (bic, model) = best.expect("at least one K");
     let model_path = args.out.join("laser_model.npz");
     let png_path = args.out.join("laser_mixture.png");
-    crate::io::save_model(&model_path, &model)?;
+    gaussmix::io::save_model(&model_path, &model)?;
     draw(&x, &model, &png_path)?;
     println!(
         "chosen by BIC: K = {} (BIC {bic:.2}) on {}; all fits took {:.2} s",
         model.n_components(),
-        model.fit.device,
+        model.summary().device,
         started.elapsed().as_secs_f64()
     );
     println!("wrote {} and {}", model_path.display(), png_path.display());
@@ -173,6 +169,6 @@ fn draw(x: &DMatrix<f64>, model: &GaussianMixture, path: &std::path::Path) -> an
         &mut std::io::Cursor::new(&mut bytes),
         image::ImageFormat::Png,
     )?;
-    crate::output::write_atomic(path, |out| out.write_all(&bytes))?;
+    gaussmix::output::write_atomic(path, |out| out.write_all(&bytes))?;
     Ok(())
 }

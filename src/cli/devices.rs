@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 
-use crate::gpu::{list_adapters, GpuContext};
+use gaussmix::gpu::{list_adapters, GpuContext};
 
 /// Arguments of `gaussmix devices`.
 #[derive(Debug, clap::Args)]

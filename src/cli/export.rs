@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 
 use crate::cli::common::load_model;
-use crate::covariance::Covariances;
-use crate::model::GaussianMixture;
-use crate::params::MixtureParams;
+use gaussmix::{Covariances, GaussianMixture, MixtureParams};
 
 /// Arguments of `gaussmix export`.
 #[derive(Debug, clap::Args)]
@@ -31,7 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.max_gb
         );
     }
-    crate::io::check_model_output(&args.output)?;
+    gaussmix::io::check_model_output(&args.output)?;
     let model = load_model(&args.model)?;
     let dense = match model.covariances() {
         Covariances::LowRank(lr) => {
@@ -40,19 +38,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let params = MixtureParams::new(
                 model.weights().clone(),
                 model.means().clone(),
-                covariances,
-                model.reg_covar,
+                Covariances::Full(covariances),
+                model.reg_covar(),
             )?;
-            let mut dense = GaussianMixture::from_params(params, model.reg_covar);
-            dense.fit = model.fit.clone();
-            dense
+            GaussianMixture::from_fit(params, model.reg_covar(), model.summary().clone())
         }
         _ => {
             eprintln!("note: the model is dense already; writing it unchanged");
             model
         }
     };
-    crate::io::save_model(&args.output, &dense)?;
+    gaussmix::io::save_model(&args.output, &dense)?;
     println!(
         "wrote {} ({} components, {} features, dense {} covariances)",
         args.output.display(),

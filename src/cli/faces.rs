@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::device::DeviceChoice;
-use crate::faces::{run as run_faces, FacesJob};
+use gaussmix::faces::{run as run_faces, FacesJob};
+use gaussmix::DeviceChoice;
 
 /// Arguments of `gaussmix faces`.
 #[derive(Debug, clap::Args)]
@@ -58,13 +58,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!(
             "  iteration {:>3}: mean log-likelihood {:.4} (change {:.3e})",
             e.iter, e.lower_bound, e.change
-        )
+        );
+        std::ops::ControlFlow::Continue(())
     })?;
     let m = &report.model;
     println!(
         "faces: {} × {} (decoded in {:.3} s), {} full-covariance components ({})",
-        crate::faces::N_FACES,
-        crate::faces::FACE_HEIGHT * crate::faces::FACE_WIDTH,
+        gaussmix::faces::N_FACES,
+        gaussmix::faces::FACE_HEIGHT * gaussmix::faces::FACE_WIDTH,
         report.load_seconds,
         m.n_components(),
         if report.low_rank {
@@ -76,15 +77,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "fit: {:.3} s including initialisation, {} iterations, {}, mean log-likelihood {:.4}",
         report.fit_seconds,
-        m.fit.n_iter,
-        if m.fit.converged {
+        m.summary().n_iter,
+        if m.summary().converged {
             "converged"
         } else {
             "not converged (raise --max-iter)"
         },
-        m.fit.lower_bound
+        m.summary().lower_bound
     );
-    println!("device: {}", m.fit.device);
+    println!("device: {}", m.summary().device);
     println!(
         "sampling: {:.3} ms per face (sample(1)), {:.3} ms for all {} faces at once",
         report.seconds_per_draw * 1e3,

@@ -4,11 +4,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::cli::common::{load_model, read_data, Progress};
-use crate::config::{FitConfig, InitMethod};
-use crate::covariance::CovarianceType;
-use crate::device::DeviceChoice;
-use crate::error::GmmError;
-use crate::fit::{fit, FitOptions, FullPath};
+use gaussmix::{
+    fit, CovarianceType, DeviceChoice, FitConfig, FitOptions, FullPath, GmmError, InitMethod,
+    Samples,
+};
 
 /// Arguments of `gaussmix fit`.
 #[derive(Debug, clap::Args)]
@@ -82,7 +81,7 @@ fn name_init_file(e: GmmError, args: &Args) -> anyhow::Error {
 
 /// Checks a warm-start model against the data and the requested fit, naming its file.
 fn check_warm_start(
-    w: &crate::GaussianMixture,
+    w: &gaussmix::GaussianMixture,
     path: &Path,
     x: &nalgebra::DMatrix<f64>,
     config: &FitConfig,
@@ -110,13 +109,13 @@ fn check_warm_start(
 
 /// Runs `gaussmix fit`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    crate::io::check_model_output(&args.output)?;
+    gaussmix::io::check_model_output(&args.output)?;
     let x = read_data(&args.data)?;
-    crate::validate::check_fit_data(&x)?;
+    let samples = Samples::new(&x).map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
     let init = if let Some(p) = &args.means_init {
         InitMethod::Means(read_data(p)?)
     } else if let Some(p) = &args.labels_init {
-        InitMethod::Labels(crate::io::read_labels(p)?)
+        InitMethod::Labels(gaussmix::io::read_labels(p)?)
     } else {
         args.init.clone()
     };
@@ -146,17 +145,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut progress = Progress::new(args.quiet, args.max_iter);
     let started = Instant::now();
-    let options = FitOptions {
-        device: args.device,
-        full_path: args.full_path,
-        warm_start: warm.as_ref(),
-        notice: Some(&mut notice),
-    };
-    let result = fit(&x, &config, options, &mut |e| progress.update(e));
+    let mut report = |e: &gaussmix::IterationEvent| progress.update(e);
+    let mut options = FitOptions::new()
+        .device(args.device)
+        .full_path(args.full_path)
+        .notice(&mut notice)
+        .progress(&mut report);
+    if let Some(w) = &warm {
+        options = options.warm_start(w);
+    }
+    let result = fit(&samples, &config, options);
     progress.finish();
     let model = result?;
-    crate::io::save_model(&args.output, &model)?;
-    let f = &model.fit;
+    gaussmix::io::save_model(&args.output, &model)?;
+    let f = model.summary();
     println!(
         "fitted {} {} components to {} samples × {} features on {}: {} iterations ({}), lower bound {:.6} (mean log-likelihood per sample), {:.3} s; model written to {}",
         model.n_components(),

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::covariance::CovarianceType;
-use crate::forecast::{self, plot, Builtin, Errors, ForecastConfig, TransformChoice};
-use crate::output::write_atomic;
+use gaussmix::forecast::{self, plot, Builtin, Errors, ForecastConfig, TransformChoice};
+use gaussmix::output::write_atomic;
+use gaussmix::CovarianceType;
 
 /// Arguments of `gaussmix forecast`.
 #[derive(Debug, clap::Args)]
@@ -121,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         check_out_dir(dir)?;
     }
     if let Some(path) = &args.report {
-        crate::output::check_output_path(path)?;
+        gaussmix::output::check_output_path(path)?;
     }
     let (w, h, k, cov) = preset(args.builtin);
     let config = ForecastConfig {

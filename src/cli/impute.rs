@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::io::{load_model, read_matrix, write_matrix, Missing};
-use crate::missing::{group_by_pattern, impute, ImputeMode};
+use gaussmix::io::{load_model, read_matrix, write_matrix, Missing};
+use gaussmix::missing::{group_by_pattern, impute, ImputeMode};
 
 /// Arguments of `gaussmix impute`.
 #[derive(Debug, clap::Args)]
@@ -28,7 +28,7 @@ pub struct Args {
 
 /// Runs `gaussmix impute`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    crate::io::check_data_output(&args.output)?;
+    gaussmix::io::check_data_output(&args.output)?;
     let model = load_model(&args.model)?;
     let x = read_matrix(&args.data, Missing::AllowNan)?;
     let mode = if args.sample {
@@ -51,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .filter(|p| p.observed.is_empty())
         .map(|p| p.rows.len())
         .sum();
-    let filled = impute(&model.params, &x, mode)
+    let filled = impute(model.params(), &x, mode)
         .with_context(|| format!("imputing {}", args.data.display()))?;
     write_matrix(&args.output, &filled)?;
     println!(

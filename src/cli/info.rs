@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cli::common::load_model;
-use crate::covariance::Covariances;
+use gaussmix::Covariances;
 
 /// Arguments of `gaussmix info`.
 #[derive(Debug, clap::Args)]
@@ -23,24 +23,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("components     {}", m.n_components());
     println!("features       {}", m.n_features());
     println!("covariance     {} ({storage})", m.covariance_type());
-    println!("reg_covar      {:e}", m.reg_covar);
+    println!("reg_covar      {:e}", m.reg_covar());
     println!("parameters     {} (BIC/AIC count)", m.n_parameters());
     println!(
         "fit            {} iterations, {}, lower bound {:.6}",
-        m.fit.n_iter,
-        if m.fit.converged {
+        m.summary().n_iter,
+        if m.summary().converged {
             "converged"
         } else {
             "not converged"
         },
-        m.fit.lower_bound
+        m.summary().lower_bound
     );
     println!("component  weight     log det Σ    |mean|");
     for k in 0..m.n_components() {
         println!(
             "{k:>9}  {:.6}  {:>11.4}  {:.4}",
             m.weights()[k],
-            -2.0 * m.params.precisions.log_det(k, m.n_features()),
+            -2.0 * m.params().precisions.log_det(k, m.n_features()),
             m.means().row(k).norm()
         );
     }

@@ -2,19 +2,19 @@
 
 use clap::{Parser, Subcommand};
 
-pub mod bench;
-pub mod common;
-pub mod demo;
-pub mod devices;
-pub mod export;
-pub mod faces;
-pub mod fit;
-pub mod forecast;
-pub mod impute;
-pub mod info;
-pub mod predict;
-pub mod sample;
-pub mod score;
+pub(crate) mod bench;
+pub(crate) mod common;
+pub(crate) mod demo;
+pub(crate) mod devices;
+pub(crate) mod export;
+pub(crate) mod faces;
+pub(crate) mod fit;
+pub(crate) mod forecast;
+pub(crate) mod impute;
+pub(crate) mod info;
+pub(crate) mod predict;
+pub(crate) mod sample;
+pub(crate) mod score;
 
 /// Gaussian mixture models fitted by EM on the GPU (wgpu) and the CPU (f64).
 #[derive(Debug, Parser)]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cli::common::{load_model, read_data_for};
-use crate::device::{self, DeviceChoice};
+use gaussmix::{DeviceChoice, Work};
 
 /// Arguments of `gaussmix predict`.
 #[derive(Debug, clap::Args)]
@@ -27,17 +27,19 @@ pub struct Args {
 
 /// Runs `gaussmix predict`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    crate::output::check_output_path(&args.output)?;
+    gaussmix::output::check_output_path(&args.output)?;
     let model = load_model(&args.model)?;
     let x = read_data_for(&args.data, &model)?;
-    let mut notice = |s: &str| eprintln!("note: {s}");
+    let device = args
+        .device
+        .resolve(Work::Dense, &mut |s| eprintln!("note: {s}"))?;
     // Computed in full before the output file is created: a failure writes nothing.
     if args.proba {
-        let p = device::predict_proba(&model, &x, args.device, &mut notice)?;
-        crate::io::write_matrix(&args.output, &p)?;
+        let p = model.predict_proba_on(&x, &device)?;
+        gaussmix::io::write_matrix(&args.output, &p)?;
     } else {
-        let labels = device::predict(&model, &x, args.device, &mut notice)?;
-        crate::io::write_labels(&args.output, &labels)?;
+        let labels = model.predict_on(&x, &device)?;
+        gaussmix::io::write_labels(&args.output, &labels)?;
     }
     println!(
         "wrote {} for {} samples to {}",

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::cli::common::load_model;
-use crate::em::init_rng;
+use gaussmix::seeded_rng;
 
 /// Arguments of `gaussmix sample`.
 #[derive(Debug, clap::Args)]
@@ -42,12 +42,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Every output is checked before anything is written, so that a bad second output
     // cannot leave the first one behind.
     for p in args.output.iter().chain(&args.labels) {
-        crate::io::check_data_output(p)?;
+        gaussmix::io::check_data_output(p)?;
     }
     let shape = args
         .shape
         .as_deref()
-        .map(crate::imagegrid::parse_shape)
+        .map(gaussmix::imagegrid::parse_shape)
         .transpose()?;
     let model = load_model(&args.model)?;
     if let Some((h, w)) = shape {
@@ -66,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })?;
         }
     }
-    let mut rng = init_rng(args.seed, 0);
+    let mut rng = seeded_rng(args.seed, 0);
     let started = Instant::now();
     let (x, labels) = model.sample(args.n, &mut rng)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -77,23 +77,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let columns = (args.n as f64).sqrt().ceil() as usize;
         pictures.push((
             dir.join("samples.png"),
-            crate::imagegrid::grid(&x, h, w, columns, false)?,
+            gaussmix::imagegrid::grid(&x, h, w, columns, false)?,
         ));
         for i in 0..x.nrows() {
             pictures.push((
                 dir.join(format!("sample_{i:04}.png")),
-                crate::imagegrid::grid(&x.rows(i, 1).into_owned(), h, w, 1, false)?,
+                gaussmix::imagegrid::grid(&x.rows(i, 1).into_owned(), h, w, 1, false)?,
             ));
         }
     }
     if let Some(out) = &args.output {
-        crate::io::write_matrix(out, &x)?;
+        gaussmix::io::write_matrix(out, &x)?;
     }
     if let Some(out) = &args.labels {
-        crate::io::write_labels(out, &labels)?;
+        gaussmix::io::write_labels(out, &labels)?;
     }
     for (path, img) in &pictures {
-        crate::imagegrid::save_png(img, path)?;
+        gaussmix::imagegrid::save_png(img, path)?;
     }
     println!(
         "drew {} samples in {:.3} ms ({:.1} µs per sample)",

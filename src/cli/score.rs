@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use nalgebra::DMatrix;
 
 use crate::cli::common::{load_model, read_data_for};
-use crate::device::DeviceChoice;
+use gaussmix::{DeviceChoice, Work};
 
 /// Arguments of `gaussmix score`.
 #[derive(Debug, clap::Args)]
@@ -27,15 +27,17 @@ pub struct Args {
 /// Runs `gaussmix score`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(p) = &args.per_sample {
-        crate::output::check_output_path(p)?;
+        gaussmix::output::check_output_path(p)?;
     }
     let model = load_model(&args.model)?;
     let x = read_data_for(&args.data, &model)?;
-    let log_density =
-        crate::device::score_samples(&model, &x, args.device, &mut |s| eprintln!("note: {s}"))?;
+    let device = args
+        .device
+        .resolve(Work::Dense, &mut |s| eprintln!("note: {s}"))?;
+    let log_density = model.score_samples_on(&x, &device)?;
     if let Some(out) = &args.per_sample {
         let column = DMatrix::from_column_slice(log_density.len(), 1, log_density.as_slice());
-        crate::io::write_matrix(out, &column)?;
+        gaussmix::io::write_matrix(out, &column)?;
     }
     let n = x.nrows() as f64;
     let mean = log_density.mean();

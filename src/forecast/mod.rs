@@ -20,6 +20,7 @@
 //! the same window fitted by least squares ([`baseline`]).
 
 pub mod baseline;
+#[cfg(feature = "cli")]
 pub mod plot;
 pub mod series;
 pub mod window;
@@ -493,7 +494,7 @@ fn choose_transform(
     match best {
         Some((t, _)) => Ok((t, results)),
         None => Err(GmmError::InvalidData(format!(
-            "no transform could be validated on the training part ({}); use a shorter window or horizon, fewer components, or give --transform",
+            "no transform could be validated on the training part ({}); use a shorter window or horizon, fewer components, or give transform=NAME",
             results
                 .iter()
                 .map(|(t, r)| format!("{t}: {}", r.as_ref().err().cloned().unwrap_or_default()))

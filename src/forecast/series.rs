@@ -107,7 +107,7 @@ pub fn parse_series(text: &str, column: Option<&str>, source: &str) -> Result<Ve
                 let f = fields(line);
                 if f.len() > 1 {
                     return Err(GmmError::InvalidData(format!(
-                        "{source}, line {line_no}: {} fields; this looks like a CSV with several columns, so name the series with --column NAME",
+                        "{source}, line {line_no}: {} fields; this looks like a CSV with several columns, so name the series with column=NAME",
                         f.len()
                     )));
                 }

@@ -252,10 +252,15 @@ impl WindowModel {
             )));
         }
         let x = embed(train, &encoding, window, horizon, origins);
-        let model = GaussianMixture::fit(&x, config)?;
+        // The CPU, always: a forecast's figures must not depend on the machine's GPU.
+        let model = crate::fit::fit(
+            &crate::samples::Samples::new(&x)?,
+            config,
+            crate::fit::FitOptions::new().device(crate::device::DeviceChoice::Cpu),
+        )?;
         let p = transform.n_past(window);
         let observed: Vec<usize> = (0..p).collect();
-        let conditioner = PatternConditioner::new(&model.params, &observed)?;
+        let conditioner = PatternConditioner::new(model.params(), &observed)?;
         Ok(WindowModel {
             encoding,
             window,

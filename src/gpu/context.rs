@@ -50,16 +50,42 @@ impl AdapterSummary {
     }
 }
 
-/// Every adapter wgpu can see on this machine (every backend, or those named by `WGPU_BACKEND`).
+/// The backends gaussmix opens: Vulkan, Metal, DX12 (wgpu's primary backends) unless
+/// `WGPU_BACKEND` names others. Not OpenGL: its compute support is too limited for the engine,
+/// and on Linux probing it opens EGL, whose Mesa build tries to reach a Wayland display and
+/// prints `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` on a headless
+/// machine — noise in every default `gaussmix fit`.
+fn backends() -> wgpu::Backends {
+    wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY)
+}
+
+/// A headless instance over [`backends`], with wgpu's other settings from the environment.
+///
+/// Mesa's implicit Vulkan layer `VK_LAYER_MESA_device_select` connects to a Wayland display
+/// when it sorts devices and prints `error: XDG_RUNTIME_DIR is invalid or not set in the
+/// environment.` on a headless machine. wgpu chooses among the adapters itself, so the layer
+/// adds nothing here: unless the user set it, `NODEVICE_SELECT=1` (the layer's own switch) is
+/// set once, before the first instance is created.
+fn instance() -> wgpu::Instance {
+    static QUIET_DEVICE_SELECT: std::sync::Once = std::sync::Once::new();
+    QUIET_DEVICE_SELECT.call_once(|| {
+        if std::env::var_os("NODEVICE_SELECT").is_none() {
+            std::env::set_var("NODEVICE_SELECT", "1");
+        }
+    });
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = backends();
+    wgpu::Instance::new(desc)
+}
+
+/// Every adapter gaussmix can use on this machine (Vulkan, Metal, DX12, or the backends named
+/// by `WGPU_BACKEND`).
 pub fn list_adapters() -> Vec<AdapterSummary> {
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    pollster::block_on(
-        instance.enumerate_adapters(wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all())),
-    )
-    .iter()
-    .map(|a| AdapterSummary::of(&a.get_info(), &a.limits(), a.features()))
-    .collect()
+    let instance = instance();
+    pollster::block_on(instance.enumerate_adapters(backends()))
+        .iter()
+        .map(|a| AdapterSummary::of(&a.get_info(), &a.limits(), a.features()))
+        .collect()
 }
 
 /// What the device's callbacks reported.
@@ -85,6 +111,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct GpuContext {
     inner: Arc<Inner>,
+    /// At most this many rows per buffer and per dispatch (a tuning and testing knob).
+    max_chunk_rows: Option<usize>,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -103,8 +131,7 @@ impl GpuContext {
     ///
     /// The `WGPU_BACKEND` and `WGPU_ADAPTER_NAME` environment variables are honoured.
     pub fn with_power_preference(power: wgpu::PowerPreference) -> Result<Self> {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance = instance();
         let adapter = match pollster::block_on(wgpu::util::initialize_adapter_from_env(&instance, None)) {
             Ok(a) => a,
             Err(_) => pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
@@ -114,8 +141,8 @@ impl GpuContext {
                 ..Default::default()
             }))
             .map_err(|e| {
-                GmmError::Gpu(format!(
-                    "no GPU adapter found ({e}); install a Vulkan, Metal or DirectX 12 driver (Mesa's lavapipe works as a software fallback) or use --device cpu"
+                GmmError::GpuUnavailable(format!(
+                    "no GPU adapter found ({e}); install a Vulkan, Metal or DirectX 12 driver (Mesa's lavapipe works as a software fallback) or use device=cpu"
                 ))
             })?,
         };
@@ -129,7 +156,9 @@ impl GpuContext {
             required_limits: limits.clone(),
             ..Default::default()
         }))
-        .map_err(|e| GmmError::Gpu(format!("could not open a device on {}: {e}", info.name)))?;
+        .map_err(|e| {
+            GmmError::GpuUnavailable(format!("could not open a device on {}: {e}", info.name))
+        })?;
         let faults = Arc::new(Mutex::new(Faults::default()));
         let f = faults.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -151,6 +180,7 @@ impl GpuContext {
                 kernels: OnceLock::new(),
                 faults,
             }),
+            max_chunk_rows: None,
         })
     }
 
@@ -166,16 +196,38 @@ impl GpuContext {
                 kernels: OnceLock::new(),
                 faults: Arc::new(Mutex::new(Faults::default())),
             }),
+            max_chunk_rows: None,
         }
     }
 
-    /// A process-wide context on the default adapter, created on first use.
-    pub fn shared() -> Result<Self> {
+    /// The same device, processing data in chunks of at most `rows` rows (rounded up to a
+    /// multiple of 64) per buffer and per dispatch, as data larger than one storage binding
+    /// are. A tuning and testing knob.
+    pub fn with_max_chunk_rows(&self, rows: usize) -> Self {
+        GpuContext {
+            inner: self.inner.clone(),
+            max_chunk_rows: Some(rows),
+        }
+    }
+
+    /// The chunk size set by [`GpuContext::with_max_chunk_rows`].
+    pub fn max_chunk_rows(&self) -> Option<usize> {
+        self.max_chunk_rows
+    }
+
+    /// A process-wide context on the default adapter, created on first use (what
+    /// [`crate::Device::gpu`] hands out; no engine reaches for it).
+    pub(crate) fn shared() -> Result<Self> {
         static SHARED: OnceLock<std::result::Result<GpuContext, String>> = OnceLock::new();
         SHARED
-            .get_or_init(|| GpuContext::new().map_err(|e| e.to_string()))
+            .get_or_init(|| {
+                GpuContext::new().map_err(|e| match e {
+                    GmmError::GpuUnavailable(m) => m,
+                    other => other.to_string(),
+                })
+            })
             .clone()
-            .map_err(|e| GmmError::Gpu(e.trim_start_matches("GPU: ").to_string()))
+            .map_err(GmmError::GpuUnavailable)
     }
 
     /// The wgpu device.
@@ -232,8 +284,8 @@ impl GpuContext {
         let mut f = self.inner.faults.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(why) = f.lost.clone() {
             f.errors.clear();
-            return Err(GmmError::Gpu(format!(
-                "the GPU device was lost ({why}); nothing was written from this run: rerun it, or use --device cpu"
+            return Err(GmmError::DeviceLost(format!(
+                "the GPU device was lost ({why}); nothing was written from this run: rerun it, or use device=cpu"
             )));
         }
         if let Some(first) = f.errors.first().cloned() {
@@ -268,8 +320,8 @@ impl GpuContext {
         let v = pollster::block_on(validation.pop());
         let o = pollster::block_on(oom.pop());
         if let Some(e) = o {
-            return Err(GmmError::Gpu(format!(
-                "out of GPU memory for {what} ({e}); use fewer samples or components, or --device cpu"
+            return Err(GmmError::OutOfMemory(format!(
+                "out of GPU memory for {what} ({e}); use fewer samples or components, or device=cpu"
             )));
         }
         if let Some(e) = v {
@@ -349,8 +401,8 @@ impl GpuContext {
                 timeout: None,
             }) {
                 self.check_faults()?;
-                return Err(GmmError::Gpu(format!(
-                    "waiting for the GPU failed ({e}); the device may have been lost: rerun, or use --device cpu"
+                return Err(GmmError::DeviceLost(format!(
+                    "waiting for the GPU failed ({e}); the device may have been lost: rerun, or use device=cpu"
                 )));
             }
             match rx.recv_timeout(CALLBACK_POLL) {
@@ -359,24 +411,24 @@ impl GpuContext {
                     self.check_faults()?;
                     let since = *done_since.get_or_insert_with(Instant::now);
                     if since.elapsed() > CALLBACK_PATIENCE {
-                        return Err(GmmError::Gpu(format!(
-                            "the GPU finished the work but the read-back was not delivered within {} s (device hung or lost); rerun, or use --device cpu",
+                        return Err(GmmError::DeviceLost(format!(
+                            "the GPU finished the work but the read-back was not delivered within {} s (device hung or lost); rerun, or use device=cpu",
                             CALLBACK_PATIENCE.as_secs()
                         )));
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.check_faults()?;
-                    return Err(GmmError::Gpu(
-                        "the GPU dropped the read-back without completing it (device lost); rerun, or use --device cpu".into(),
+                    return Err(GmmError::DeviceLost(
+                        "the GPU dropped the read-back without completing it (device lost); rerun, or use device=cpu".into(),
                     ));
                 }
             }
         };
         if let Err(e) = mapped {
             self.check_faults()?;
-            return Err(GmmError::Gpu(format!(
-                "reading results back from the GPU failed ({e}); the device may have been lost: rerun, or use --device cpu"
+            return Err(GmmError::DeviceLost(format!(
+                "reading results back from the GPU failed ({e}); the device may have been lost: rerun, or use device=cpu"
             )));
         }
         self.check_faults()?;

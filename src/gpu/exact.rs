@@ -259,8 +259,8 @@ fn block_columns(ctx: &GpuContext, d: usize) -> Result<usize> {
     let by_work = ((MAX_DISPATCH / d.max(1) as f64).sqrt() as usize).max(TILE);
     let cols = by_digits.min(by_levels).min(by_work).min(MAX_BLOCK);
     if cols == 0 {
-        return Err(GmmError::Gpu(format!(
-            "one sample of {d} features needs {per_column} bytes, more than the device's largest storage binding ({bind} bytes); use --device cpu"
+        return Err(GmmError::DeviceLimit(format!(
+            "one sample of {d} features needs {per_column} bytes, more than the device's largest storage binding ({bind} bytes); use device=cpu"
         )));
     }
     Ok(cols)

@@ -5,11 +5,13 @@
 //!   directory of same-sized images (grayscale; one flattened row per image in sorted file
 //!   order, values in [0, 1]).
 //! - Data out ([`write_matrix`], [`write_labels`]): `.npy` or `.csv` by extension, atomically.
-//! - Models ([`save_model`], [`load_model`]): `.npz` with scikit-learn's attribute names.
+//! - Models ([`save_model`], [`load_model`]; in memory [`model_to_bytes`],
+//!   [`model_from_bytes`]): `.npz` with scikit-learn's attribute names.
 //!
 //! Every error names the file and, where there is one, the row and column, and says what to do.
 
 mod delimited;
+#[cfg(feature = "cli")]
 mod images;
 mod model_file;
 mod npy;
@@ -19,22 +21,22 @@ use std::path::Path;
 use nalgebra::DMatrix;
 
 use crate::error::{GmmError, Result};
-use crate::output::write_atomic;
+use crate::output::{extension, write_atomic};
 
-pub use model_file::{load_model, parse_model, save_model};
+pub use model_file::{load_model, model_from_bytes, model_to_bytes, parse_model, save_model};
 
 /// Parsers of in-memory file contents (for embedded data and the fuzz targets); `name` only
 /// labels errors.
 pub mod parse {
-    pub use super::delimited::parse_delimited as delimited;
-    pub use super::model_file::parse_model as model;
+    pub use crate::io::delimited::parse_delimited as delimited;
+    pub use crate::io::model_file::parse_model as model;
 
     /// Decodes a `.npy` byte stream into a data matrix.
     pub fn npy(
         name: &std::path::Path,
         bytes: &[u8],
     ) -> crate::error::Result<nalgebra::DMatrix<f64>> {
-        super::npy::matrix_from_bytes(name, bytes)
+        crate::io::npy::matrix_from_bytes(name, bytes)
     }
 }
 
@@ -48,12 +50,17 @@ pub enum Missing {
     AllowNan,
 }
 
-/// The lower-cased extension of `path`, or `""`.
-fn extension(path: &Path) -> String {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase()
+#[cfg(feature = "cli")]
+fn read_image_dir(path: &Path) -> Result<DMatrix<f64>> {
+    images::read_image_dir(path)
+}
+
+#[cfg(not(feature = "cli"))]
+fn read_image_dir(path: &Path) -> Result<DMatrix<f64>> {
+    Err(GmmError::file(
+        path,
+        "a directory: reading image directories needs gaussmix built with the `cli` feature; give a .npy or CSV file",
+    ))
 }
 
 /// Reads a data matrix (N × D, one sample per row) from `.npy`, `.csv`/`.tsv`/`.txt`, or a
@@ -69,7 +76,7 @@ pub fn read_matrix(path: &Path, missing: Missing) -> Result<DMatrix<f64>> {
         )
     })?;
     let x = if meta.is_dir() {
-        images::read_image_dir(path)?
+        read_image_dir(path)?
     } else {
         match extension(path).as_str() {
             "npy" => npy::read_npy_matrix(path)?,

@@ -101,14 +101,21 @@ fn precisions_of(prec_chol: &Covariances) -> Covariances {
 
 /// Saves `model` as `.npz`, atomically.
 pub fn save_model(path: &Path, model: &GaussianMixture) -> Result<()> {
-    let ext = super::extension(path);
+    let ext = crate::output::extension(path);
     if ext != "npz" {
         return Err(GmmError::file(
             path,
             format!("models are saved as .npz, not '.{ext}'; name the file MODEL.npz"),
         ));
     }
-    let p = &model.params;
+    let bytes = model_to_bytes(model).map_err(|e| GmmError::file(path, e.to_string()))?;
+    write_atomic(path, |w| w.write_all(&bytes))
+}
+
+/// The bytes of the `.npz` model file [`save_model`] writes (for pickling, or sending a model
+/// elsewhere); [`model_from_bytes`] reads them back.
+pub fn model_to_bytes(model: &GaussianMixture) -> Result<Vec<u8>> {
+    let p = model.params();
     let mut entries: Vec<(String, Entry)> = vec![
         (
             "weights_".into(),
@@ -122,17 +129,20 @@ pub fn save_model(path: &Path, model: &GaussianMixture) -> Result<()> {
             "covariance_type".into(),
             Entry::Text(p.covariance_type().as_str().into()),
         ),
-        ("converged_".into(), Entry::Bool(model.fit.converged)),
-        ("n_iter_".into(), Entry::I64(vec![], vec![model.fit.n_iter])),
+        ("converged_".into(), Entry::Bool(model.summary().converged)),
+        (
+            "n_iter_".into(),
+            Entry::I64(vec![], vec![model.summary().n_iter]),
+        ),
         (
             "lower_bound_".into(),
-            Entry::F64(NdArray::scalar(model.fit.lower_bound)),
+            Entry::F64(NdArray::scalar(model.summary().lower_bound)),
         ),
         (
             "lower_bounds_".into(),
             Entry::F64(NdArray::new(
-                vec![model.fit.lower_bound_history.len()],
-                model.fit.lower_bound_history.clone(),
+                vec![model.summary().lower_bound_history.len()],
+                model.summary().lower_bound_history.clone(),
             )),
         ),
         (
@@ -141,7 +151,7 @@ pub fn save_model(path: &Path, model: &GaussianMixture) -> Result<()> {
         ),
         (
             "reg_covar".into(),
-            Entry::F64(NdArray::scalar(model.reg_covar)),
+            Entry::F64(NdArray::scalar(model.reg_covar())),
         ),
     ];
     match &p.covariances {
@@ -162,9 +172,13 @@ pub fn save_model(path: &Path, model: &GaussianMixture) -> Result<()> {
             ));
         }
     }
-    let bytes = zip_entries(&entries)
-        .map_err(|e| GmmError::file(path, format!("cannot build the archive: {e}")))?;
-    write_atomic(path, |w| w.write_all(&bytes))
+    zip_entries(&entries)
+        .map_err(|e| GmmError::InvalidModel(format!("cannot build the model archive: {e}")))
+}
+
+/// A model from the bytes of an `.npz` model file ([`model_to_bytes`], or a file's contents).
+pub fn model_from_bytes(bytes: Vec<u8>) -> Result<GaussianMixture> {
+    parse_model(Path::new("<model bytes>"), bytes)
 }
 
 fn zip_entries(entries: &[(String, Entry)]) -> std::io::Result<Vec<u8>> {
@@ -363,13 +377,10 @@ pub fn parse_model(path: &Path, bytes: Vec<u8>) -> Result<GaussianMixture> {
         n_init: 1,
         best_init: 0,
         device: String::new(),
+        fallbacks: Vec::new(),
         seconds: 0.0,
     };
-    Ok(GaussianMixture {
-        params,
-        reg_covar,
-        fit,
-    })
+    Ok(GaussianMixture::from_fit(params, reg_covar, fit))
 }
 
 /// Dense covariances (or factors) of type `t` from an array, checking the shape.

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
-use crate::covariance::{Covariances, Precisions};
 use crate::error::{GmmError, Result};
 use crate::lowrank::factor::ComponentFactor;
-use crate::lowrank::training::{times, TrainingSet};
+use crate::lowrank::gemm::times;
+use crate::lowrank::training::TrainingSet;
 
 /// Full covariances stored exactly as `Σ_k = A_k A_kᵀ + λ I` without any D × D matrix.
 ///
@@ -125,18 +125,15 @@ impl LowRankCovariances {
             .collect()
     }
 
-    /// Factors the N × N systems: the precisions carry a copy of these covariances with their
-    /// factors, and `-½ log det Σ_k` as `log_det_cholesky`.
-    pub fn compute_precisions(&self) -> Result<Precisions> {
+    /// Factors the N × N systems: a copy of these covariances that carries its factors (the
+    /// precision side of a model), and `-½ log det Σ_k` per component.
+    pub fn with_factors(&self) -> Result<(LowRankCovariances, DVector<f64>)> {
         let factors = self.factorise()?;
         let log_det_cholesky =
             DVector::from_iterator(factors.len(), factors.iter().map(|f| -0.5 * f.log_det()));
         let mut with_factors = self.clone();
         with_factors.factors = Some(Arc::new(factors));
-        Ok(Precisions {
-            cholesky: Covariances::LowRank(with_factors),
-            log_det_cholesky,
-        })
+        Ok((with_factors, log_det_cholesky))
     }
 
     /// Checks that every stored number is finite.
@@ -214,9 +211,9 @@ impl LowRankCovariances {
         Ok(())
     }
 
-    /// The dense D × D covariances (`Covariances::Full`), if `K · D² · 8` bytes fit in
+    /// The dense D × D covariances, one per component, if `K · D² · 8` bytes fit in
     /// `max_bytes`. Only for export and checks: nothing in the low-rank path needs them.
-    pub fn to_dense(&self, max_bytes: usize) -> Result<Covariances> {
+    pub fn to_dense(&self, max_bytes: usize) -> Result<Vec<DMatrix<f64>>> {
         let (k, d, n) = (self.n_components(), self.n_features(), self.n_samples());
         let bytes = (k as u128) * (d as u128) * (d as u128) * 8;
         if bytes > max_bytes as u128 {
@@ -224,7 +221,7 @@ impl LowRankCovariances {
                 name: "dense export",
                 value: format!("{k} × {d} × {d} covariances ({})", size(bytes as f64)),
                 hint: format!(
-                    "that exceeds the allowed {}; keep the low-rank form (it scores, predicts and samples exactly) or allow more (gaussmix export --max-gb)",
+                    "that exceeds the allowed {}; keep the low-rank form (it scores, predicts and samples exactly) or allow more (max_gb)",
                     size(max_bytes as f64)
                 ),
             });
@@ -249,7 +246,7 @@ impl LowRankCovariances {
                 sigma
             })
             .collect();
-        Ok(Covariances::Full(mats))
+        Ok(mats)
     }
 }
 

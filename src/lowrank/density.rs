@@ -4,7 +4,6 @@
 use nalgebra::{DMatrix, DMatrixView};
 use rayon::prelude::*;
 
-use crate::covariance::Precisions;
 use crate::error::{GmmError, Result};
 use crate::lowrank::covariances::LowRankCovariances;
 use crate::lowrank::products::Products;
@@ -18,7 +17,6 @@ impl LowRankCovariances {
     /// component's weighted mean (centred), so one product `X_c x` serves every component.
     pub fn log_gaussian_prob(
         &self,
-        _precisions: &Precisions,
         means: &DMatrix<f64>,
         xt: DMatrixView<'_, f64>,
         out: &mut DMatrix<f64>,

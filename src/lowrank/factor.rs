@@ -9,13 +9,11 @@
 use nalgebra::{DMatrix, DVector};
 
 use crate::error::{GmmError, Result};
+use crate::linalg::LN_2PI;
 use crate::lowrank::training::TrainingSet;
 
 /// A sample is dropped from a component when its share of `Σ_k` is below this multiple of λ.
 const DROP_RELATIVE: f64 = 1e-18;
-
-/// `ln 2π`.
-pub(crate) const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
 /// Everything the density and the sampler of one component need.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,9 +10,11 @@
 
 use nalgebra::{DMatrix, DMatrixView};
 
+use crate::device::Device;
 use crate::error::Result;
+#[cfg(feature = "gpu")]
 use crate::gpu::GpuContext;
-use crate::lowrank::training::cpu_transpose_times;
+use crate::lowrank::gemm::cpu_transpose_times;
 
 /// The engine for the low-rank path's D-dimensional products.
 #[derive(Clone, Debug, Default)]
@@ -21,7 +23,18 @@ pub enum Products {
     #[default]
     Cpu,
     /// Exact integer products on a GPU.
+    #[cfg(feature = "gpu")]
     Gpu(GpuContext),
+}
+
+impl From<&Device> for Products {
+    fn from(device: &Device) -> Self {
+        match device {
+            Device::Cpu => Products::Cpu,
+            #[cfg(feature = "gpu")]
+            Device::Gpu(ctx) => Products::Gpu(ctx.clone()),
+        }
+    }
 }
 
 impl Products {
@@ -33,6 +46,7 @@ impl Products {
     ) -> Result<DMatrix<f64>> {
         match self {
             Products::Cpu => Ok(cpu_transpose_times(a, b)),
+            #[cfg(feature = "gpu")]
             Products::Gpu(ctx) => crate::gpu::exact::transpose_times(ctx, a, b),
         }
     }
@@ -53,6 +67,7 @@ impl Products {
                 Ok(g)
             }
             // Computed once per pair and mirrored: exactly symmetric already.
+            #[cfg(feature = "gpu")]
             Products::Gpu(ctx) => crate::gpu::exact::gram(ctx, a),
         }
     }
@@ -61,6 +76,7 @@ impl Products {
     pub fn describe(&self) -> String {
         match self {
             Products::Cpu => "cpu".into(),
+            #[cfg(feature = "gpu")]
             Products::Gpu(ctx) => ctx
                 .describe()
                 .replace(", f32,", ", exact integer products,"),

@@ -1,5 +1,5 @@
 //! The low-rank [`Backend`]: EM for full covariances through N × N matrices only, driven by the
-//! shared loop in [`crate::em`].
+//! shared loop in `crate::em`.
 //!
 //! The E-step on the training samples reads everything from the Gram matrix `G = X_c X_cᵀ`:
 //! for `v_i = x_i − μ_k`, `X_c v_i = G[:, i] − X_c μ_k` and `‖v_i‖² = G_ii − 2 (X_c μ_k)_i + ‖μ_k‖²`
@@ -11,14 +11,15 @@ use std::sync::Arc;
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
-use crate::backend::cpu::{normalize_in_place, weighted_log_prob};
 use crate::backend::Backend;
 use crate::covariance::{CovarianceType, Covariances};
+use crate::density::{normalize_in_place, weighted_log_prob};
 use crate::error::{GmmError, Result};
 use crate::lowrank::covariances::LowRankCovariances;
 use crate::lowrank::products::Products;
 use crate::lowrank::training::TrainingSet;
-use crate::params::{MStepStats, MixtureParams, NK_EPS};
+use crate::params::{MixtureParams, NK_EPS};
+use crate::stats::{Scatter, SufficientStats};
 
 /// Samples per block when the E-step has to score the training samples as new points.
 const SCORE_BLOCK: usize = 512;
@@ -35,6 +36,7 @@ pub struct LowRankBackend {
 impl LowRankBackend {
     /// Takes the data as N × D (one sample per row); centres them and computes their Gram
     /// matrix (O(N² D), once).
+    #[cfg(test)]
     pub fn new(x: &DMatrix<f64>) -> Self {
         Self::new_with(x, &Products::Cpu).expect("CPU products do not fail")
     }
@@ -147,6 +149,7 @@ impl Backend for LowRankBackend {
             Products::Cpu => {
                 format!("cpu (f64, exact low-rank full covariances, {threads} threads)")
             }
+            #[cfg(feature = "gpu")]
             Products::Gpu(_) => format!(
                 "cpu (f64, exact low-rank full covariances, {threads} threads) with the Gram matrix on {}",
                 self.products.describe()
@@ -181,10 +184,10 @@ impl Backend for LowRankBackend {
         };
         let log_norm = normalize_in_place(&mut wlp);
         self.resp = wlp.transpose();
-        crate::backend::finite_lower_bound(log_norm.iter().sum::<f64>() / self.n_samples() as f64)
+        Ok(log_norm.iter().sum::<f64>())
     }
 
-    fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<MStepStats> {
+    fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<SufficientStats> {
         if covariance_type != CovarianceType::Full {
             return Err(GmmError::param(
                 "covariance_type",
@@ -198,17 +201,25 @@ impl Backend for LowRankBackend {
                 "no responsibilities yet: set them (initialise) before the M-step".into(),
             ));
         }
-        let nk = DVector::from_iterator(k, self.resp.column_iter().map(|c| NK_EPS + c.sum()));
+        let nk = DVector::from_iterator(k, self.resp.column_iter().map(|c| c.sum()));
         let mut weights = self.resp.clone();
         for c in 0..k {
-            weights.column_mut(c).scale_mut(1.0 / nk[c]);
+            weights.column_mut(c).scale_mut(1.0 / (nk[c] + NK_EPS));
         }
         let lr = LowRankCovariances::new(self.training.clone(), weights, 0.0)?;
         let means = lr.weighted_means();
-        Ok(MStepStats {
+        let mut sum_x = means.clone();
+        for c in 0..k {
+            sum_x.row_mut(c).scale_mut(nk[c] + NK_EPS);
+        }
+        Ok(SufficientStats {
+            covariance_type,
+            n_samples: self.n_samples(),
             nk,
-            means,
-            covariances: Covariances::LowRank(lr),
+            sum_x,
+            shift: means,
+            scatter: Scatter::LowRank(Covariances::LowRank(lr)),
+            log_likelihood: None,
         })
     }
 

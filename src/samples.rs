@@ -1,0 +1,260 @@
+//! Validated data: an N × D matrix (one sample per row) checked once, at the door, so that no
+//! engine checks it again.
+//!
+//! - [`Samples::new`]: every value finite, N ≥ 2, D ≥ 1 — the data of a fit.
+//! - [`Samples::with_missing`]: NaN means "missing" (EM with missing values); ±inf is still an
+//!   error, and every row must keep at least one observed value.
+//! - [`Samples::chunk`]: any number of rows (zero included), finite — the rows whose
+//!   statistics one [`crate::Engine`] computes, for instance one shard of a larger data set.
+//! - [`Samples::gpu_buffer`]: data that already live in a `wgpu::Buffer` of an application
+//!   (f32, row-major); they are never read back, so their values are not checked here (the GPU
+//!   engine reports non-finite statistics instead).
+//!
+//! A `Samples` borrows the caller's matrix when given a reference (no copy) and owns it when
+//! given a matrix.
+
+use std::borrow::Cow;
+
+use nalgebra::DMatrix;
+
+use crate::error::{GmmError, Result};
+
+/// A matrix given by reference (borrowed, no copy) or by value (owned).
+pub trait MatrixInput<'a> {
+    /// The matrix, borrowed or owned.
+    fn into_cow(self) -> Cow<'a, DMatrix<f64>>;
+}
+
+impl<'a> MatrixInput<'a> for &'a DMatrix<f64> {
+    fn into_cow(self) -> Cow<'a, DMatrix<f64>> {
+        Cow::Borrowed(self)
+    }
+}
+
+impl MatrixInput<'static> for DMatrix<f64> {
+    fn into_cow(self) -> Cow<'static, DMatrix<f64>> {
+        Cow::Owned(self)
+    }
+}
+
+/// Where the values are.
+#[derive(Debug, Clone)]
+enum Data<'a> {
+    Host(Cow<'a, DMatrix<f64>>),
+    #[cfg(feature = "gpu")]
+    Buffer(&'a wgpu::Buffer),
+}
+
+/// An N × D data matrix that has been validated; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct Samples<'a> {
+    data: Data<'a>,
+    n: usize,
+    d: usize,
+    missing: bool,
+}
+
+impl<'a> Samples<'a> {
+    /// The data of a fit: N ≥ 2 rows, D ≥ 1 columns, every value finite.
+    pub fn new(x: impl MatrixInput<'a>) -> Result<Self> {
+        let x = x.into_cow();
+        check_shape(&x)?;
+        check_finite(&x)?;
+        Ok(Self::host(x, false))
+    }
+
+    /// Data with missing values: NaN marks a missing entry; ±inf is an error. A row with no
+    /// observed value is allowed (it carries no information about the mixture but its
+    /// weights). Without any NaN this is [`Samples::new`].
+    pub fn with_missing(x: impl MatrixInput<'a>) -> Result<Self> {
+        let x = x.into_cow();
+        check_shape(&x)?;
+        let mut missing = false;
+        for i in 0..x.nrows() {
+            for j in 0..x.ncols() {
+                let v = x[(i, j)];
+                if v.is_nan() {
+                    missing = true;
+                } else if v.is_infinite() {
+                    return Err(GmmError::NonFinite {
+                        row: i,
+                        column: j,
+                        value: v,
+                    });
+                }
+            }
+        }
+        Ok(Self::host(x, missing))
+    }
+
+    /// Rows whose statistics are computed on their own (one chunk or shard of larger data):
+    /// any number of rows, at least one column, every value finite.
+    pub fn chunk(x: impl MatrixInput<'a>) -> Result<Self> {
+        let x = x.into_cow();
+        if x.ncols() == 0 {
+            return Err(GmmError::InvalidData(
+                "the data have no columns; give at least one feature".into(),
+            ));
+        }
+        check_finite(&x)?;
+        Ok(Self::host(x, false))
+    }
+
+    /// `n_samples × n_features` f32 values, row-major, in a buffer with
+    /// `BufferUsages::STORAGE` on the device the fit runs on. The values are not read back or
+    /// checked; the shape is.
+    #[cfg(feature = "gpu")]
+    pub fn gpu_buffer(
+        buffer: &'a wgpu::Buffer,
+        n_samples: usize,
+        n_features: usize,
+    ) -> Result<Self> {
+        if n_samples < 2 || n_features == 0 {
+            return Err(GmmError::InvalidData(format!(
+                "the buffer is said to hold {n_samples} samples × {n_features} features; give at least two samples with at least one feature"
+            )));
+        }
+        let need = (n_samples as u64) * (n_features as u64) * 4;
+        if buffer.size() < need {
+            return Err(GmmError::InvalidData(format!(
+                "the buffer has {} bytes, fewer than the {need} of {n_samples} × {n_features} f32 values",
+                buffer.size()
+            )));
+        }
+        Ok(Samples {
+            data: Data::Buffer(buffer),
+            n: n_samples,
+            d: n_features,
+            missing: false,
+        })
+    }
+
+    fn host(x: Cow<'a, DMatrix<f64>>, missing: bool) -> Self {
+        let (n, d) = x.shape();
+        Samples {
+            data: Data::Host(x),
+            n,
+            d,
+            missing,
+        }
+    }
+
+    /// Number of samples N.
+    pub fn n_samples(&self) -> usize {
+        self.n
+    }
+
+    /// Number of features D.
+    pub fn n_features(&self) -> usize {
+        self.d
+    }
+
+    /// Whether some entries are missing (NaN).
+    pub fn has_missing(&self) -> bool {
+        self.missing
+    }
+
+    /// The matrix, when the data are on the host.
+    pub fn host_matrix(&self) -> Option<&DMatrix<f64>> {
+        match &self.data {
+            Data::Host(x) => Some(x),
+            #[cfg(feature = "gpu")]
+            Data::Buffer(_) => None,
+        }
+    }
+
+    /// The matrix, or the error that the data live only on a device.
+    pub(crate) fn matrix(&self) -> Result<&DMatrix<f64>> {
+        self.host_matrix().ok_or_else(|| {
+            GmmError::InvalidData(
+                "the data live only in a GPU buffer; this needs them on the host".into(),
+            )
+        })
+    }
+
+    /// The application's buffer, when the data live on a device.
+    #[cfg(feature = "gpu")]
+    pub(crate) fn buffer(&self) -> Option<&'a wgpu::Buffer> {
+        match self.data {
+            Data::Buffer(b) => Some(b),
+            Data::Host(_) => None,
+        }
+    }
+}
+
+/// At least two samples and one feature.
+fn check_shape(x: &DMatrix<f64>) -> Result<()> {
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(GmmError::InvalidData(format!(
+            "the data are empty ({} rows × {} columns); give at least two samples with at least one feature",
+            x.nrows(),
+            x.ncols()
+        )));
+    }
+    if x.nrows() < 2 {
+        return Err(GmmError::InvalidData(
+            "only one sample: a mixture needs at least two samples to estimate a covariance".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Fails on the first non-finite entry, naming its row and column (row-major scan).
+pub(crate) fn check_finite(x: &DMatrix<f64>) -> Result<()> {
+    if x.iter().all(|v| v.is_finite()) {
+        return Ok(());
+    }
+    for i in 0..x.nrows() {
+        for j in 0..x.ncols() {
+            let v = x[(i, j)];
+            if !v.is_finite() {
+                return Err(GmmError::NonFinite {
+                    row: i,
+                    column: j,
+                    value: v,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_checked_once_at_the_door() {
+        let mut x = DMatrix::from_fn(3, 2, |i, j| (i + j) as f64);
+        let s = Samples::new(&x).unwrap();
+        assert_eq!(
+            (s.n_samples(), s.n_features(), s.has_missing()),
+            (3, 2, false)
+        );
+        x[(2, 1)] = f64::NAN;
+        let err = Samples::new(&x).unwrap_err().to_string();
+        assert!(err.contains("row 2, column 1"), "{err}");
+        assert!(Samples::with_missing(&x).unwrap().has_missing());
+        x[(1, 0)] = f64::INFINITY;
+        assert!(Samples::with_missing(&x)
+            .unwrap_err()
+            .to_string()
+            .contains("row 1, column 0"));
+        let all_missing = DMatrix::from_row_slice(2, 2, &[1.0, 2.0, f64::NAN, f64::NAN]);
+        assert!(Samples::with_missing(&all_missing).unwrap().has_missing());
+        assert!(Samples::new(DMatrix::<f64>::zeros(1, 3))
+            .unwrap_err()
+            .to_string()
+            .contains("one sample"));
+        assert!(Samples::new(DMatrix::<f64>::zeros(4, 0))
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        assert_eq!(
+            Samples::chunk(DMatrix::<f64>::zeros(0, 3))
+                .unwrap()
+                .n_samples(),
+            0
+        );
+    }
+}
