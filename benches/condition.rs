@@ -4,10 +4,12 @@
 //! live here, not in tests.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gaussmix::backend::Backend;
 use gaussmix::condition::PatternConditioner;
-use gaussmix::missing::{impute, ImputeMode, MissingDataBackend};
-use gaussmix::{CovarianceType, FitConfig, GaussianMixture, MixtureParams};
+use gaussmix::missing::{impute, ImputeMode};
+use gaussmix::{
+    fit, CovarianceType, Device, DeviceChoice, Engine, FitConfig, FitOptions, GaussianMixture,
+    Samples,
+};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -32,34 +34,43 @@ fn with_holes(x: &DMatrix<f64>, fraction: f64, seed: u64) -> DMatrix<f64> {
     })
 }
 
+/// The f64 CPU fit (the model the conditioning runs on).
+fn fit_cpu(x: &DMatrix<f64>, config: &FitConfig) -> GaussianMixture {
+    fit(
+        &Samples::new(x).unwrap(),
+        config,
+        FitOptions::new().device(DeviceChoice::Cpu),
+    )
+    .unwrap()
+}
+
 fn conditioning(c: &mut Criterion) {
     let (n, d, k) = (10_000, 16, 8);
     let x = data(n, d, k, 1);
     let holes = with_holes(&x, 0.2, 2);
-    let model = GaussianMixture::fit(&x, &FitConfig::new(k).seed(3).max_iter(20)).unwrap();
+    let model = fit_cpu(&x, &FitConfig::new(k).seed(3).max_iter(20));
     let mut group = c.benchmark_group("condition_10000x16_k8");
     group.sample_size(10);
     group.bench_function("impute_mean", |b| {
-        b.iter(|| impute(&model.params, &holes, ImputeMode::Mean).unwrap())
+        b.iter(|| impute(model.params(), &holes, ImputeMode::Mean).unwrap())
     });
     for ct in [CovarianceType::Full, CovarianceType::Diag] {
-        let mut backend = MissingDataBackend::new(&holes).unwrap();
-        let m = GaussianMixture::fit(
+        let mut engine =
+            Engine::new(&Samples::with_missing(&holes).unwrap(), &Device::Cpu).unwrap();
+        let m = fit_cpu(
             &x,
             &FitConfig::new(k).covariance_type(ct).seed(3).max_iter(5),
-        )
-        .unwrap();
-        backend.e_step(&m.params).unwrap();
+        );
+        engine.e_step(m.params()).unwrap();
         group.bench_function(format!("em_iteration_missing_{ct}"), |b| {
             b.iter(|| {
-                backend.e_step(&m.params).unwrap();
-                let stats = backend.m_step_stats(ct).unwrap();
-                MixtureParams::from_stats(stats, 1e-6).unwrap()
+                engine.e_step(m.params()).unwrap();
+                engine.m_step(ct).unwrap().to_params(1e-6).unwrap()
             })
         });
     }
     let observed: Vec<usize> = (0..11).collect();
-    let cond = PatternConditioner::new(&model.params, &observed).unwrap();
+    let cond = PatternConditioner::new(model.params(), &observed).unwrap();
     let rows: Vec<Vec<f64>> = (0..1000)
         .map(|i| x.row(i).iter().take(11).copied().collect())
         .collect();

@@ -3,10 +3,8 @@
 //! other covariance types at the same size. Compare with `benches/sklearn_compare.py`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gaussmix::backend::cpu::CpuBackend;
-use gaussmix::backend::Backend;
-use gaussmix::init::one_hot;
-use gaussmix::{CovarianceType, MixtureParams};
+use gaussmix::synthetic::one_hot;
+use gaussmix::{CovarianceType, Device, Engine, Samples};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -26,18 +24,17 @@ fn data(n: usize, d: usize, k: usize, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
 fn em_iteration(c: &mut Criterion) {
     let (n, d, k) = (200_000, 32, 16);
     let (x, labels) = data(n, d, k, 7);
+    let samples = Samples::new(&x).unwrap();
     let mut group = c.benchmark_group("em_iteration_cpu_200000x32_k16");
     group.sample_size(10);
     for ct in CovarianceType::ALL {
-        let mut backend = CpuBackend::new(&x);
-        backend.set_responsibilities(&one_hot(&labels, k)).unwrap();
-        let stats = backend.m_step_stats(ct).unwrap();
-        let params = MixtureParams::from_stats(stats, 1e-6).unwrap();
+        let mut engine = Engine::new(&samples, &Device::Cpu).unwrap();
+        engine.set_responsibilities(&one_hot(&labels, k)).unwrap();
+        let params = engine.m_step(ct).unwrap().to_params(1e-6).unwrap();
         group.bench_function(ct.as_str(), |b| {
             b.iter(|| {
-                backend.e_step(&params).unwrap();
-                let stats = backend.m_step_stats(ct).unwrap();
-                MixtureParams::from_stats(stats, 1e-6).unwrap()
+                engine.e_step(&params).unwrap();
+                engine.m_step(ct).unwrap().to_params(1e-6).unwrap()
             })
         });
     }

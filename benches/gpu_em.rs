@@ -7,12 +7,8 @@
 //! Without a GPU adapter only the CPU is measured (with a notice).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gaussmix::backend::cpu::CpuBackend;
-use gaussmix::backend::Backend;
-use gaussmix::cli::bench::{synthetic, Case};
-use gaussmix::gpu::{GpuBackend, GpuContext};
-use gaussmix::init::one_hot;
-use gaussmix::{CovarianceType, MixtureParams};
+use gaussmix::synthetic::{one_hot, synthetic, Case};
+use gaussmix::{CovarianceType, Device, Engine, Samples};
 
 fn cases() -> Vec<Case> {
     let issue = std::env::var("GAUSSMIX_BENCH_SIZES").is_ok_and(|v| v == "issue");
@@ -41,14 +37,14 @@ fn bench_backend(
     c: &mut Criterion,
     name: &str,
     case: &Case,
-    backend: &mut dyn Backend,
+    engine: &mut Engine,
     labels: &[usize],
 ) {
     let ct = case.covariance;
-    backend
+    engine
         .set_responsibilities(&one_hot(labels, case.k))
         .unwrap();
-    let params = MixtureParams::from_stats(backend.m_step_stats(ct).unwrap(), 1e-6).unwrap();
+    let params = engine.m_step(ct).unwrap().to_params(1e-6).unwrap();
     let mut group = c.benchmark_group(format!(
         "em_{}x{}_k{}_{}",
         case.n,
@@ -58,23 +54,23 @@ fn bench_backend(
     ));
     group.sample_size(10);
     group.bench_function(format!("{name}/e_step"), |b| {
-        b.iter(|| backend.e_step(&params).unwrap())
+        b.iter(|| engine.e_step(&params).unwrap())
     });
     group.bench_function(format!("{name}/m_step"), |b| {
-        b.iter(|| backend.m_step_stats(ct).unwrap())
+        b.iter(|| engine.m_step(ct).unwrap())
     });
     group.bench_function(format!("{name}/iteration"), |b| {
         b.iter(|| {
-            backend.e_step(&params).unwrap();
-            MixtureParams::from_stats(backend.m_step_stats(ct).unwrap(), 1e-6).unwrap()
+            engine.e_step(&params).unwrap();
+            engine.m_step(ct).unwrap().to_params(1e-6).unwrap()
         })
     });
     group.finish();
 }
 
 fn gpu_em(c: &mut Criterion) {
-    let gpu = match GpuContext::shared() {
-        Ok(ctx) => Some(ctx),
+    let gpu = match Device::gpu() {
+        Ok(device) => Some(device),
         Err(e) => {
             eprintln!("notice: {e}; benchmarking the CPU only");
             None
@@ -82,11 +78,12 @@ fn gpu_em(c: &mut Criterion) {
     };
     for case in cases() {
         let (x, labels) = synthetic(&case, 7);
-        let mut cpu = CpuBackend::new(&x);
+        let samples = Samples::new(&x).unwrap();
+        let mut cpu = Engine::new(&samples, &Device::Cpu).unwrap();
         bench_backend(c, "cpu", &case, &mut cpu, &labels);
-        if let Some(ctx) = &gpu {
-            let mut backend = GpuBackend::from_host(ctx, &x).unwrap();
-            bench_backend(c, "gpu", &case, &mut backend, &labels);
+        if let Some(device) = &gpu {
+            let mut engine = Engine::new(&samples, device).unwrap();
+            bench_backend(c, "gpu", &case, &mut engine, &labels);
         }
     }
 }

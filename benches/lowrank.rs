@@ -4,25 +4,24 @@
 //! Also the Gram matrix on the CPU and, when an adapter is found, on the GPU.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use gaussmix::backend::Backend;
-use gaussmix::lowrank::{LowRankBackend, Products};
-use gaussmix::{fit, CovarianceType, DeviceChoice, FitConfig, FitOptions, FullPath, MixtureParams};
+use gaussmix::lowrank::Products;
+use gaussmix::{
+    fit, CovarianceType, Device, DeviceChoice, Engine, FitConfig, FitOptions, FullPath, Samples,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 fn faces_lowrank(c: &mut Criterion) {
     let faces = gaussmix::faces::olivetti_faces().unwrap();
     let config = FitConfig::new(24).seed(0);
+    let samples = Samples::new(&faces).unwrap();
     let fit_faces = || {
         fit(
-            &faces,
+            &samples,
             &config,
-            FitOptions {
-                device: DeviceChoice::Cpu,
-                full_path: FullPath::LowRank,
-                ..Default::default()
-            },
-            &mut |_| {},
+            FitOptions::new()
+                .device(DeviceChoice::Cpu)
+                .full_path(FullPath::LowRank),
         )
         .unwrap()
     };
@@ -30,13 +29,13 @@ fn faces_lowrank(c: &mut Criterion) {
     let mut group = c.benchmark_group("lowrank_faces_400x4096_k24");
     group.sample_size(10);
     group.bench_function("fit_to_convergence", |b| b.iter(fit_faces));
-    let mut backend = LowRankBackend::new(&faces);
-    backend.e_step(&model.params).unwrap();
+    let mut engine = Engine::low_rank(&samples, &Device::Cpu).unwrap();
+    engine.e_step(model.params()).unwrap();
     group.bench_function("em_iteration", |b| {
         b.iter(|| {
-            backend.e_step(&model.params).unwrap();
-            let stats = backend.m_step_stats(CovarianceType::Full).unwrap();
-            MixtureParams::from_stats(stats, 1e-6).unwrap()
+            engine.e_step(model.params()).unwrap();
+            let stats = engine.m_step(CovarianceType::Full).unwrap();
+            stats.to_params(1e-6).unwrap()
         })
     });
     group.finish();
@@ -59,9 +58,9 @@ fn faces_gram(c: &mut Criterion) {
     group.bench_function("cpu_f64", |b| {
         b.iter(|| Products::Cpu.gram(xt.as_view()).unwrap())
     });
-    match gaussmix::gpu::GpuContext::shared() {
-        Ok(ctx) => {
-            let gpu = Products::Gpu(ctx);
+    match Device::gpu() {
+        Ok(device) => {
+            let gpu = Products::from(&device);
             group.bench_function("gpu_exact", |b| b.iter(|| gpu.gram(xt.as_view()).unwrap()));
         }
         Err(e) => eprintln!("skipping the GPU Gram matrix: {e}"),

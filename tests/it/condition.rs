@@ -47,7 +47,7 @@ fn a_single_gaussian_matches_the_closed_form_through_the_precision_matrix() {
     );
     // observe coordinates 2 and 0 (in that order), condition x_1
     let x_o = [1.1, -0.4]; // x_2 = 1.1, x_0 = -0.4
-    let cond = condition(&model.params, &[2, 0], &x_o).unwrap();
+    let cond = condition(model.params(), &[2, 0], &x_o).unwrap();
     // Independent closed form: with Λ = Σ⁻¹, x_1 | x_o ~ N(μ_1 − Λ_11⁻¹ Σ_j Λ_1j (x_j − μ_j), Λ_11⁻¹).
     let lambda = cov.try_inverse().unwrap();
     let var = 1.0 / lambda[(1, 1)];
@@ -91,7 +91,7 @@ fn a_2d_mixture_matches_direct_numerical_conditioning_on_a_grid() {
         ],
     );
     for &a in &[-2.0, 0.2, 1.0, 3.0] {
-        let cond = condition(&model.params, &[0], &[a]).unwrap();
+        let cond = condition(model.params(), &[0], &[a]).unwrap();
         let (lo, hi, n) = (-12.0, 12.0, 24_001);
         let h = (hi - lo) / (n - 1) as f64;
         let grid: Vec<f64> = (0..n).map(|i| lo + i as f64 * h).collect();
@@ -148,7 +148,7 @@ fn a_3d_mixture_matches_direct_numerical_conditioning_on_a_2d_grid() {
     let (lo, hi, n) = (-9.0, 9.0, 601);
     let h = (hi - lo) / (n - 1) as f64;
     for x0 in [-1.0, 0.8] {
-        let cond = condition(&model.params, &[0], &[x0]).unwrap();
+        let cond = condition(model.params(), &[0], &[x0]).unwrap();
         let pts = DMatrix::from_fn(n * n, 3, |i, j| match j {
             0 => x0,
             1 => lo + (i / n) as f64 * h,
@@ -190,7 +190,7 @@ fn a_3d_mixture_matches_direct_numerical_conditioning_on_a_2d_grid() {
         }
     }
     // Observing two coordinates: x_1 given (x_0, x_2), against a 1-D grid.
-    let cond = condition(&model.params, &[0, 2], &[0.5, -0.5]).unwrap();
+    let cond = condition(model.params(), &[0, 2], &[0.5, -0.5]).unwrap();
     let n = 20_001;
     let h = 24.0 / (n - 1) as f64;
     let pts = DMatrix::from_fn(n, 3, |i, j| match j {
@@ -212,7 +212,7 @@ fn weights_use_the_observed_marginal_not_a_zero_padded_vector() {
         DMatrix::from_row_slice(2, 2, &[0.0, 0.0, 0.0, 10.0]),
         vec![DMatrix::identity(2, 2), DMatrix::identity(2, 2)],
     );
-    let cond = condition(&model.params, &[0], &[0.3]).unwrap();
+    let cond = condition(model.params(), &[0], &[0.3]).unwrap();
     assert!((cond.weights[0] - 0.4).abs() < 1e-12, "{}", cond.weights);
     assert!((cond.weights[1] - 0.6).abs() < 1e-12);
     assert!((cond.mean()[0] - 6.0).abs() < 1e-12);
@@ -250,7 +250,7 @@ fn to_full(params: &MixtureParams) -> MixtureParams {
 
 #[test]
 fn every_covariance_type_conditions_like_its_full_equivalent() {
-    let base = mixture3().params;
+    let base = mixture3().into_params();
     let variants = [
         Covariances::Tied(spd3(1.0, 0.8, 1.2)),
         Covariances::Diag(DMatrix::from_row_slice(
@@ -288,12 +288,12 @@ fn every_covariance_type_conditions_like_its_full_equivalent() {
 #[test]
 fn nothing_observed_gives_the_marginal_and_everything_observed_gives_an_empty_conditional() {
     let model = mixture3();
-    let cond = condition(&model.params, &[], &[]).unwrap();
-    assert!((&cond.weights - &model.params.weights).amax() < 1e-15);
-    let marginal_mean = model.params.means.transpose() * &model.params.weights;
+    let cond = condition(model.params(), &[], &[]).unwrap();
+    assert!((&cond.weights - &model.params().weights).amax() < 1e-15);
+    let marginal_mean = model.params().means.transpose() * &model.params().weights;
     assert!((cond.mean() - marginal_mean).amax() < 1e-12);
     assert_eq!(cond.log_marginal, 0.0);
-    let all = condition(&model.params, &[0, 1, 2], &[0.1, 0.2, 0.3]).unwrap();
+    let all = condition(model.params(), &[0, 1, 2], &[0.1, 0.2, 0.3]).unwrap();
     assert_eq!(all.dim(), 0);
     let score = model
         .score_samples(&DMatrix::from_row_slice(1, 3, &[0.1, 0.2, 0.3]))
@@ -304,7 +304,7 @@ fn nothing_observed_gives_the_marginal_and_everything_observed_gives_an_empty_co
 #[test]
 fn samples_have_the_conditional_mean_and_covariance() {
     let model = mixture3();
-    let cond = condition(&model.params, &[1], &[0.0]).unwrap();
+    let cond = condition(model.params(), &[1], &[0.0]).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let n = 40_000;
     let s = cond.sample(n, &mut rng).unwrap();
@@ -318,7 +318,7 @@ fn samples_have_the_conditional_mean_and_covariance() {
         "sample covariance off: {expect}"
     );
     // Draws through the conditioner agree in distribution too (first moment).
-    let pc = PatternConditioner::new(&model.params, &[1]).unwrap();
+    let pc = PatternConditioner::new(model.params(), &[1]).unwrap();
     let draws: Vec<f64> = (0..20_000)
         .map(|_| pc.draw(&[0.0], &mut rng).unwrap()[0])
         .collect();
@@ -329,7 +329,7 @@ fn samples_have_the_conditional_mean_and_covariance() {
 #[test]
 fn an_affine_map_moves_means_and_covariances_and_keeps_weights() {
     let model = mixture3();
-    let cond = condition(&model.params, &[0], &[0.5]).unwrap();
+    let cond = condition(model.params(), &[0], &[0.5]).unwrap();
     let map = DMatrix::from_row_slice(2, 2, &[2.0, 0.0, 1.0, 1.0]);
     let offset = DVector::from_column_slice(&[1.0, -3.0]);
     let mapped = cond.affine(&offset, &map).unwrap();
@@ -341,7 +341,7 @@ fn an_affine_map_moves_means_and_covariances_and_keeps_weights() {
 
 #[test]
 fn bad_requests_are_clear_errors() {
-    let p = mixture3().params;
+    let p = mixture3().into_params();
     let e = condition(&p, &[3], &[0.0]).unwrap_err().to_string();
     assert!(e.contains("the model has 3 coordinates"), "{e}");
     let e = condition(&p, &[1, 1], &[0.0, 0.0]).unwrap_err().to_string();
@@ -371,12 +371,12 @@ fn normal_cdf_is_symmetric_and_monotone() {
 #[test]
 fn many_rows_condition_like_one_row_at_a_time() {
     let model = mixture3();
-    let pc = PatternConditioner::new(&model.params, &[2, 0]).unwrap();
+    let pc = PatternConditioner::new(model.params(), &[2, 0]).unwrap();
     let rows = DMatrix::from_fn(50, 2, |i, j| (i as f64 * 0.37 + j as f64).sin() * 3.0);
     let many = pc.condition_rows(&rows).unwrap();
     assert_eq!(many.len(), 50);
     for (i, c) in many.iter().enumerate() {
-        let one = condition(&model.params, &[2, 0], &[rows[(i, 0)], rows[(i, 1)]]).unwrap();
+        let one = condition(model.params(), &[2, 0], &[rows[(i, 0)], rows[(i, 1)]]).unwrap();
         assert_eq!(c, &one);
     }
     let e = pc

@@ -1,10 +1,8 @@
 //! Time-series forecasting: windows and transforms, near-exact forecasts of a noiseless sine,
 //! baselines, argument errors, and the command line.
 
-mod common;
-
-use common::cli::{assert_success, gaussmix};
-use common::path_str as s;
+use crate::common::cli::{assert_success, gaussmix};
+use crate::common::path_str as s;
 
 use gaussmix::forecast::window::{embed, window_origins, Encoding};
 use gaussmix::forecast::{
@@ -191,7 +189,7 @@ fn series_are_read_from_lines_or_a_named_csv_column() {
         vec![5.0, 11.0]
     );
     let e = parse_series(csv, None, "f.csv").unwrap_err().to_string();
-    assert!(e.contains("--column"), "{e}");
+    assert!(e.contains("column=NAME"), "{e}");
     let e = parse_series(csv, Some("nope"), "f.csv")
         .unwrap_err()
         .to_string();

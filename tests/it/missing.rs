@@ -1,18 +1,25 @@
 //! EM with missing values and imputation.
 
-mod common;
+use std::ops::ControlFlow;
 
-use common::cli::{assert_success, gaussmix};
-use common::path_str as s;
+use crate::common::cli::{assert_success, gaussmix};
+use crate::common::fit_cpu;
+use crate::common::path_str as s;
 
 use gaussmix::condition::PatternConditioner;
-use gaussmix::missing::{
-    fit_with_missing, group_by_pattern, impute, mean_imputed, ImputeMode, MissingDataBackend,
+use gaussmix::missing::{group_by_pattern, impute, mean_imputed, ImputeMode};
+use gaussmix::{
+    fit, CovarianceType, Covariances, Device, Engine, FitConfig, FitOptions, GaussianMixture,
+    InitMethod, IterationEvent, MixtureParams, Samples, SufficientStats,
 };
-use gaussmix::{CovarianceType, Covariances, FitConfig, GaussianMixture, MixtureParams};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// EM with missing values (NaN): what `gaussmix::missing::fit_with_missing` was.
+fn fit_with_missing(x: &DMatrix<f64>, config: &FitConfig) -> gaussmix::Result<GaussianMixture> {
+    fit(&Samples::with_missing(x)?, config, FitOptions::new())
+}
 
 fn truth() -> MixtureParams {
     let covs = vec![
@@ -100,24 +107,24 @@ fn em_with_20_percent_missing_recovers_the_parameters() {
     let n_missing = holes.iter().filter(|v| v.is_nan()).count();
     assert!((n_missing as f64 / x.len() as f64 - 0.2).abs() < 0.02);
     let config = FitConfig::new(3).n_init(2).seed(3).tol(1e-6).max_iter(500);
-    let model = fit_with_missing(&holes, &config, &mut |_| {}).unwrap();
-    assert!(model.fit.converged);
-    let (ew, em, ec) = errors(&model.params, &truth(), false);
+    let model = fit_with_missing(&holes, &config).unwrap();
+    assert!(model.summary().converged);
+    let (ew, em, ec) = errors(model.params(), &truth(), false);
     assert!(ew < 0.03, "weights off by {ew}");
     assert!(em < 0.12, "means off by {em}");
     assert!(ec < 0.15, "covariances off by {ec}");
     // The correction matters: fitting mean-imputed data shrinks the variances and pulls
     // points to the column means, so it is much further off.
-    let naive = GaussianMixture::fit(&mean_imputed(&holes).unwrap(), &config).unwrap();
-    let (_, _, naive_ec) = errors(&naive.params, &truth(), false);
+    let naive = fit_cpu(&mean_imputed(&holes).unwrap(), &config).unwrap();
+    let (_, _, naive_ec) = errors(naive.params(), &truth(), false);
     eprintln!("20% missing: weights {ew:.4}, means {em:.4}, covariances {ec:.4}; mean-imputed covariances {naive_ec:.4}");
     assert!(
         naive_ec > 2.0 * ec,
         "naive covariance error {naive_ec} vs {ec}"
     );
     // and the missing-data fit is close to the fit on the complete data
-    let complete = GaussianMixture::fit(&x, &config).unwrap();
-    let (_, em_c, _) = errors(&model.params, &complete.params, false);
+    let complete = fit_cpu(&x, &config).unwrap();
+    let (_, em_c, _) = errors(model.params(), complete.params(), false);
     assert!(em_c < 0.1, "{em_c}");
 }
 
@@ -131,12 +138,12 @@ fn diagonal_em_with_missing_values_recovers_the_variances() {
         .seed(1)
         .tol(1e-6)
         .max_iter(500);
-    let model = fit_with_missing(&holes, &config, &mut |_| {}).unwrap();
-    let (ew, em, ec) = errors(&model.params, &truth(), true);
+    let model = fit_with_missing(&holes, &config).unwrap();
+    let (ew, em, ec) = errors(model.params(), &truth(), true);
     // A diagonal model of correlated components is biased, so compare against the diagonal
     // model fitted to the complete data rather than the truth for the tight check.
-    let complete = GaussianMixture::fit(&x, &config).unwrap();
-    let (_, em_c, ec_c) = errors(&model.params, &complete.params, false);
+    let complete = fit_cpu(&x, &config).unwrap();
+    let (_, em_c, ec_c) = errors(model.params(), complete.params(), false);
     eprintln!("diag, 20% missing: vs truth {ew:.4} {em:.4} {ec:.4}; vs complete-data fit {em_c:.4} {ec_c:.4}");
     assert!(ew < 0.03 && em < 0.15 && ec < 0.25, "{ew} {em} {ec}");
     assert!(
@@ -150,12 +157,104 @@ fn without_missing_values_it_is_the_ordinary_fit() {
     let x = draw(600, 4);
     for t in CovarianceType::ALL {
         let config = FitConfig::new(3).covariance_type(t).seed(7).tol(1e-8);
-        let a = fit_with_missing(&x, &config, &mut |_| {}).unwrap();
-        let b = GaussianMixture::fit(&x, &config).unwrap();
-        assert_eq!(a.fit.n_iter, b.fit.n_iter, "{t}");
-        assert!((&a.params.means - &b.params.means).amax() < 1e-9, "{t}");
-        assert!((&a.params.weights - &b.params.weights).amax() < 1e-9, "{t}");
-        assert!((a.fit.lower_bound - b.fit.lower_bound).abs() < 1e-9, "{t}");
+        let a = fit_with_missing(&x, &config).unwrap();
+        let b = fit_cpu(&x, &config).unwrap();
+        assert_eq!(a.summary().n_iter, b.summary().n_iter, "{t}");
+        assert!((&a.params().means - &b.params().means).amax() < 1e-9, "{t}");
+        assert!(
+            (&a.params().weights - &b.params().weights).amax() < 1e-9,
+            "{t}"
+        );
+        assert!(
+            (a.summary().lower_bound - b.summary().lower_bound).abs() < 1e-9,
+            "{t}"
+        );
+    }
+}
+
+/// Complete data given as data with missing values take the ordinary path above, so the
+/// missing-values engine itself is compared on complete rows here: rows 0–1 (one entry
+/// missing) go through it on both sides, rows 2.. through it on one side and through the
+/// ordinary CPU engine on the other; the merged statistics agree at every EM iteration.
+#[test]
+fn the_missing_values_engine_on_complete_rows_is_the_ordinary_engine() {
+    let x = draw(600, 4);
+    let mut y = x.clone();
+    y[(0, 1)] = f64::NAN;
+    let n = x.nrows();
+    for t in CovarianceType::ALL {
+        let mut whole = Engine::new(&Samples::with_missing(&y).unwrap(), &Device::Cpu).unwrap();
+        let head_rows = y.rows(0, 2).into_owned();
+        let mut head =
+            Engine::new(&Samples::with_missing(&head_rows).unwrap(), &Device::Cpu).unwrap();
+        let tail_rows = x.rows(2, n - 2).into_owned();
+        let mut tail = Engine::new(&Samples::new(&tail_rows).unwrap(), &Device::Cpu).unwrap();
+        assert!(
+            whole.describe().contains("missing values"),
+            "{}",
+            whole.describe()
+        );
+        assert!(
+            head.describe().contains("missing values"),
+            "{}",
+            head.describe()
+        );
+        assert!(
+            !tail.describe().contains("missing values"),
+            "{}",
+            tail.describe()
+        );
+        // Start from the complete data's fit after two iterations (the imputations of the
+        // missing engines start from their own column means, so compare after an E-step).
+        let start = fit_cpu(
+            &x,
+            &FitConfig::new(3)
+                .covariance_type(t)
+                .seed(7)
+                .max_iter(2)
+                .init(InitMethod::KMeans),
+        )
+        .unwrap()
+        .into_params();
+        let mut params = start;
+        for iter in 0..25 {
+            let a: SufficientStats = whole.statistics(&params, t).unwrap();
+            let mut b = head.statistics(&params, t).unwrap();
+            b.merge(&tail.statistics(&params, t).unwrap()).unwrap();
+            assert_eq!(a.n_samples, n);
+            assert_eq!(b.n_samples, n);
+            let (la, lb) = (a.log_likelihood.unwrap(), b.log_likelihood.unwrap());
+            assert!(
+                (la - lb).abs() < 1e-9 * la.abs(),
+                "{t}, iteration {iter}: {la} vs {lb}"
+            );
+            assert!((&a.nk - &b.nk).amax() < 1e-9, "{t}, iteration {iter}: nk");
+            let (pa, pb) = (a.to_params(1e-6).unwrap(), b.to_params(1e-6).unwrap());
+            assert!(
+                (&pa.means - &pb.means).amax() < 1e-9,
+                "{t}, iteration {iter}: means"
+            );
+            assert!(
+                (&pa.weights - &pb.weights).amax() < 1e-9,
+                "{t}, iteration {iter}: weights"
+            );
+            let diff = match (&pa.covariances, &pb.covariances) {
+                (Covariances::Full(p), Covariances::Full(q)) => p
+                    .iter()
+                    .zip(q)
+                    .map(|(u, v)| (u - v).amax())
+                    .fold(0.0, f64::max),
+                (Covariances::Tied(p), Covariances::Tied(q)) => (p - q).amax(),
+                (Covariances::Diag(p), Covariances::Diag(q)) => (p - q).amax(),
+                (Covariances::Spherical(p), Covariances::Spherical(q)) => (p - q).amax(),
+                _ => panic!("{t}: covariance types differ"),
+            };
+            assert!(
+                diff < 1e-9,
+                "{t}, iteration {iter}: covariances differ by {diff}"
+            );
+            params = pa;
+        }
     }
 }
 
@@ -170,7 +269,16 @@ fn the_observed_data_likelihood_never_decreases_for_every_covariance_type() {
             .tol(1e-9)
             .max_iter(60);
         let mut history = Vec::new();
-        let model = fit_with_missing(&x, &config, &mut |e| history.push(e.lower_bound)).unwrap();
+        let mut record = |e: &IterationEvent| {
+            history.push(e.lower_bound);
+            ControlFlow::Continue(())
+        };
+        let model = fit(
+            &Samples::with_missing(&x).unwrap(),
+            &config,
+            FitOptions::new().progress(&mut record),
+        )
+        .unwrap();
         for w in history.windows(2) {
             assert!(
                 w[1] >= w[0] - 1e-9 * w[0].abs(),
@@ -183,7 +291,7 @@ fn the_observed_data_likelihood_never_decreases_for_every_covariance_type() {
         let patterns = group_by_pattern(&x);
         let mut total = 0.0;
         for p in &patterns {
-            let cond = PatternConditioner::new(&model.params, &p.observed).unwrap();
+            let cond = PatternConditioner::new(model.params(), &p.observed).unwrap();
             for &i in &p.rows {
                 let x_o: Vec<f64> = p.observed.iter().map(|&j| x[(i, j)]).collect();
                 total += cond.weights(&x_o).unwrap().1;
@@ -192,11 +300,11 @@ fn the_observed_data_likelihood_never_decreases_for_every_covariance_type() {
         let direct = total / x.nrows() as f64;
         // one more E-step under the final parameters has this value; it is ≥ the last bound
         assert!(
-            direct >= model.fit.lower_bound - 1e-9,
+            direct >= model.summary().lower_bound - 1e-9,
             "{t}: {direct} < {}",
-            model.fit.lower_bound
+            model.summary().lower_bound
         );
-        assert!(direct - model.fit.lower_bound < 1e-3, "{t}");
+        assert!(direct - model.summary().lower_bound < 1e-3, "{t}");
     }
 }
 
@@ -244,8 +352,8 @@ fn imputation_fills_each_row_from_its_own_pattern() {
 fn imputed_values_beat_column_means_on_held_out_entries() {
     let x = draw(2000, 21);
     let holes = remove_at_random(&x, 0.2, 22);
-    let model = fit_with_missing(&holes, &FitConfig::new(3).seed(1), &mut |_| {}).unwrap();
-    let filled = impute(&model.params, &holes, ImputeMode::Mean).unwrap();
+    let model = fit_with_missing(&holes, &FitConfig::new(3).seed(1)).unwrap();
+    let filled = impute(model.params(), &holes, ImputeMode::Mean).unwrap();
     let naive = mean_imputed(&holes).unwrap();
     let mut se = (0.0, 0.0);
     for i in 0..x.nrows() {
@@ -274,7 +382,7 @@ fn bad_inputs_are_clear_errors() {
     for i in 0..20 {
         x[(i, 1)] = f64::NAN;
     }
-    let e = fit_with_missing(&x, &FitConfig::new(2), &mut |_| {})
+    let e = fit_with_missing(&x, &FitConfig::new(2))
         .unwrap_err()
         .to_string();
     assert!(
@@ -283,7 +391,7 @@ fn bad_inputs_are_clear_errors() {
     );
     let mut y = draw(20, 3);
     y[(4, 2)] = f64::INFINITY;
-    let e = MissingDataBackend::new(&y).err().unwrap().to_string();
+    let e = Samples::with_missing(&y).err().unwrap().to_string();
     assert!(e.contains("row 4") && e.contains("column 2"), "{e}");
     let e = impute(
         &truth(),
@@ -295,7 +403,7 @@ fn bad_inputs_are_clear_errors() {
     assert!(e.contains("dimension mismatch"), "{e}");
     let mut z = draw(30, 3);
     z[(0, 0)] = f64::NAN;
-    let e = fit_with_missing(&z, &FitConfig::new(40), &mut |_| {})
+    let e = fit_with_missing(&z, &FitConfig::new(40))
         .unwrap_err()
         .to_string();
     assert!(e.contains("n_components"), "{e}");
@@ -320,13 +428,8 @@ fn the_conditional_covariance_correction_removes_the_variance_bias() {
         .unwrap()
         .0;
     let holes = remove_at_random(&x, 0.3, 32);
-    let model = fit_with_missing(
-        &holes,
-        &FitConfig::new(1).tol(1e-8).max_iter(500),
-        &mut |_| {},
-    )
-    .unwrap();
-    let err = (full(&model.params, 0) - full(&one, 0)).amax();
+    let model = fit_with_missing(&holes, &FitConfig::new(1).tol(1e-8).max_iter(500)).unwrap();
+    let err = (full(model.params(), 0) - full(&one, 0)).amax();
     eprintln!("one Gaussian, 30% missing: covariance error {err:.4}");
     assert!(err < 0.04, "{err}");
 }
@@ -337,7 +440,7 @@ fn the_impute_command_matches_the_library() {
     use gaussmix::io::{read_matrix, save_model, write_matrix, Missing};
     let dir = tempfile::tempdir().unwrap();
     let x = draw(300, 41);
-    let model = GaussianMixture::fit(&x, &FitConfig::new(3).seed(1)).unwrap();
+    let model = fit_cpu(&x, &FitConfig::new(3).seed(1)).unwrap();
     let holes = remove_at_random(&x, 0.2, 42);
     let (m, d, o) = (
         dir.path().join("m.npz"),
@@ -348,6 +451,6 @@ fn the_impute_command_matches_the_library() {
     write_matrix(&d, &holes).unwrap();
     assert_success(&gaussmix(&["impute", s(&m), s(&d), "-o", s(&o)]));
     let filled = read_matrix(&o, Missing::Reject).unwrap();
-    let expect = impute(&model.params, &holes, ImputeMode::Mean).unwrap();
+    let expect = impute(model.params(), &holes, ImputeMode::Mean).unwrap();
     assert!((filled - expect).amax() < 1e-9);
 }

@@ -3,12 +3,10 @@
 //! device selection). Every bad input must end with exit status 1, exactly one `error:` line on
 //! stderr naming the problem, no panic, no output file (partial or whole), and quickly.
 
-mod common;
-
-use common::cli::{
+use crate::common::cli::{
     assert_clean_failure, assert_clean_failure_env, assert_success, gaussmix, gaussmix_env, Dir,
 };
-use common::{cli_data as data, path_str as s, write_csv};
+use crate::common::{cli_data as data, path_str as s, write_csv};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -293,7 +291,7 @@ fn forecast_bad_input_fails_cleanly() {
             a.extend_from_slice(extra);
             assert_clean_failure(&a, needles);
         };
-        k(&["-k", "0"], &["n_components", "at least 1"]);
+        k(&["-k", "0"], &["-k = 0", "at least 1"]);
         k(
             &["-k", "500", "--transform", "none"],
             &["500 components", "training windows"],
@@ -400,7 +398,7 @@ fn faces_bad_arguments_fail_cleanly() {
                 "--out",
                 s(&d.p("faces")),
             ],
-            &["reg_covar", "-1"],
+            &["--reg-covar", "-1"],
         );
     });
 }
@@ -594,7 +592,7 @@ fn fit_on_degenerate_data_never_saves_nan() {
                     .unwrap_or_else(|e| panic!("{name} {cov}: saved model does not load: {e}"));
                 assert!(m.means().iter().all(|v| v.is_finite()), "{name} {cov}");
                 assert!(m.weights().iter().all(|v| v.is_finite()), "{name} {cov}");
-                assert!(m.fit.lower_bound.is_finite(), "{name} {cov}");
+                assert!(m.summary().lower_bound.is_finite(), "{name} {cov}");
                 let score = m.score(x).unwrap();
                 assert!(score.is_finite(), "{name} {cov}: score {score}");
             } else {

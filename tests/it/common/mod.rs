@@ -3,6 +3,7 @@
 
 pub mod cli;
 
+use gaussmix::{DeviceChoice, FitConfig, FitOptions, FullPath, GaussianMixture, Samples};
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -83,19 +84,47 @@ pub fn match_components(true_means: &DMatrix<f64>, fitted_means: &DMatrix<f64>) 
         .collect()
 }
 
+/// The f64 CPU reference fit on the dense path: what `GaussianMixture::fit` was before the
+/// one front door (which now chooses the device, and the low-rank path for N < D).
+pub fn fit_cpu(x: &DMatrix<f64>, config: &FitConfig) -> gaussmix::Result<GaussianMixture> {
+    gaussmix::fit(
+        &Samples::new(x)?,
+        config,
+        FitOptions::new()
+            .device(DeviceChoice::Cpu)
+            .full_path(FullPath::Dense),
+    )
+}
+
+/// Whether `CI` is set to a truthy value (`1`, `true`, `yes`, `on`, any case).
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        )
+    })
+}
+
 /// The GPU context for a test, or `None` (with a skip notice) when no adapter is usable;
-/// with `CI=true` a missing adapter fails the test instead of skipping it.
+/// under a truthy `CI` a missing adapter fails the test instead of skipping it.
 pub fn context() -> Option<gaussmix::gpu::GpuContext> {
-    match gaussmix::gpu::GpuContext::shared() {
-        Ok(c) => Some(c),
+    match gaussmix::Device::gpu() {
+        Ok(gaussmix::Device::Gpu(c)) => Some(c),
+        Ok(gaussmix::Device::Cpu) => unreachable!("Device::gpu gives a GPU"),
         Err(e) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("CI=true but no GPU adapter is usable: {e}");
+            if on_ci() {
+                panic!("CI is set but no GPU adapter is usable: {e}");
             }
             eprintln!("skipping GPU test: {e}");
             None
         }
     }
+}
+
+/// The GPU device for a test; see [`context`].
+pub fn gpu_device() -> Option<gaussmix::Device> {
+    context().map(gaussmix::Device::Gpu)
 }
 
 /// A path as the `&str` a command line takes.

@@ -1,25 +1,26 @@
 //! Degenerate data that real users hit: the fit either succeeds with finite parameters or stops
 //! with a clear error — never NaN in a model.
 
-mod common;
-
-use common::{draw, truth};
+use crate::common::{draw, fit_cpu, truth};
 use gaussmix::{CovarianceType, FitConfig, GaussianMixture, GmmError, InitMethod};
 use nalgebra::DMatrix;
 
 fn assert_finite(model: &GaussianMixture, what: &str) {
-    let p = &model.params;
+    let p = model.params();
     assert!(p.weights.iter().all(|v| v.is_finite()), "{what}: weights");
     assert!(p.means.iter().all(|v| v.is_finite()), "{what}: means");
     p.covariances
         .check_finite()
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(model.fit.lower_bound.is_finite(), "{what}: lower bound");
+    assert!(
+        model.summary().lower_bound.is_finite(),
+        "{what}: lower bound"
+    );
 }
 
 fn fit_all_types(x: &DMatrix<f64>, k: usize, what: &str) {
     for ct in CovarianceType::ALL {
-        let model = GaussianMixture::fit(x, &FitConfig::new(k).covariance_type(ct).seed(3))
+        let model = fit_cpu(x, &FitConfig::new(k).covariance_type(ct).seed(3))
             .unwrap_or_else(|e| panic!("{what} / {ct}: {e}"));
         assert_finite(&model, &format!("{what} / {ct}"));
         let s = model.score_samples(x).unwrap();
@@ -85,7 +86,7 @@ fn collapsed_component_without_regularisation_is_a_clear_error() {
     let cfg = FitConfig::new(2).reg_covar(0.0).init(InitMethod::Labels(
         (0..40).map(|i| usize::from(i < 3)).collect(),
     ));
-    let err = GaussianMixture::fit(&x, &cfg).unwrap_err();
+    let err = fit_cpu(&x, &cfg).unwrap_err();
     assert!(
         matches!(err, GmmError::NotPositiveDefinite { component: 1, .. }),
         "{err}"

@@ -59,7 +59,8 @@ fn scikit_learn_models_score_the_same() {
         save_model(&p, &model).unwrap();
         let back = load_model(&p).unwrap();
         assert_eq!(
-            back.params, model.params,
+            back.params(),
+            model.params(),
             "{cov}: round trip changed the parameters"
         );
         assert_eq!(

@@ -10,21 +10,20 @@
 //! per-sample log-likelihoods 2e-4 × (1 + |value|); responsibilities 1e-3 absolute;
 //! lower-bound history 1e-4 × (1 + |value|).
 
-mod common;
+use crate::common::{context, fit_cpu};
 
-use common::context;
-
-use gaussmix::backend::cpu::{normalize_in_place, weighted_log_prob, CpuBackend};
-use gaussmix::backend::Backend;
-use gaussmix::em;
-use gaussmix::gpu::{GpuBackend, GpuContext};
-use gaussmix::init::one_hot;
-use gaussmix::{CovarianceType, Covariances, FitConfig, GmmError, InitMethod, MixtureParams};
+use gaussmix::gpu::GpuContext;
+use gaussmix::params::NK_EPS;
+use gaussmix::synthetic::one_hot;
+use gaussmix::{
+    fit, CovarianceType, Covariances, Device, DeviceChoice, Engine, FitConfig, FitOptions,
+    GaussianMixture, GmmError, InitMethod, Samples, Scatter, SufficientStats,
+};
 use nalgebra::{DMatrix, DVector};
 
 /// Data from three separated, correlated components in `d` dimensions, and labels in 0..k.
 fn data(n: usize, d: usize, k: usize, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
-    let (x, labels) = common::draw(&common::truth(d), n, seed);
+    let (x, labels) = crate::common::draw(&crate::common::truth(d), n, seed);
     let labels = labels.iter().map(|&l| l % k).collect();
     (x, labels)
 }
@@ -50,53 +49,96 @@ fn assert_close(what: &str, a: &[f64], b: &[f64], tol: impl Fn(f64) -> f64) {
     }
 }
 
-fn assert_stats_close(ct: CovarianceType, cpu: &mut CpuBackend, gpu: &mut GpuBackend) {
-    let sc = cpu.m_step_stats(ct).unwrap();
-    let sg = gpu.m_step_stats(ct).unwrap();
-    assert_close("N_k", sc.nk.as_slice(), sg.nk.as_slice(), |v| {
+/// What an M-step gives before the ridge: `N_k + 10ε`, the means, and the covariances
+/// (scatter about the means over `N_k`) in the layout of the covariance type.
+fn m_step_moments(stats: &SufficientStats) -> (DVector<f64>, DMatrix<f64>, Covariances) {
+    let nk = stats.nk.add_scalar(NK_EPS);
+    let means = stats.means();
+    let mut about = stats.clone();
+    about.reshift(&means).unwrap();
+    let covariances = match about.scatter {
+        Scatter::Full(s) => Covariances::from_full_scatter(stats.covariance_type, s, &nk),
+        Scatter::Diag(s) => Covariances::from_diag_scatter(stats.covariance_type, s, &nk),
+        Scatter::LowRank(_) => unreachable!("a dense engine"),
+    };
+    (nk, means, covariances)
+}
+
+/// The GPU engine's statistics are its own (no M-step recomputed in f64 on the CPU, which
+/// would make any comparison with the CPU pass whatever the shaders wrote).
+#[track_caller]
+fn assert_no_fallback(what: &str, gpu: &Engine) {
+    assert!(
+        gpu.fallbacks().is_empty(),
+        "{what}: the GPU fell back to f64: {:?}",
+        gpu.fallbacks()
+    );
+}
+
+fn assert_stats_close(ct: CovarianceType, cpu: &mut Engine, gpu: &mut Engine) {
+    let sc = cpu.m_step(ct).unwrap();
+    let sg = gpu.m_step(ct).unwrap();
+    assert_no_fallback(&format!("{ct}, {}", gpu.describe()), gpu);
+    assert_eq!(sc.n_samples, sg.n_samples);
+    let (nk_c, means_c, cov_c) = m_step_moments(&sc);
+    let (nk_g, means_g, cov_g) = m_step_moments(&sg);
+    assert_close("N_k", nk_c.as_slice(), nk_g.as_slice(), |v| {
         1e-5 * v.abs() + 1e-4
     });
-    let scale = sc.means.amax().max(1.0);
-    assert_close("means", sc.means.as_slice(), sg.means.as_slice(), |_| {
+    let scale = means_c.amax().max(1.0);
+    assert_close("means", means_c.as_slice(), means_g.as_slice(), |_| {
         1e-4 * scale
     });
-    let cc = covariance_entries(&sc.covariances);
-    let cg = covariance_entries(&sg.covariances);
+    let cc = covariance_entries(&cov_c);
+    let cg = covariance_entries(&cov_g);
     let cmax = cc.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     assert_close("covariances", &cc, &cg, |_| 2e-4 * cmax);
+}
+
+/// The GPU device, processing the data in chunks of `chunk` rows when given.
+fn gpu_on(ctx: &GpuContext, chunk: Option<usize>) -> Device {
+    match chunk {
+        Some(c) => Device::Gpu(ctx.with_max_chunk_rows(c)),
+        None => Device::Gpu(ctx.clone()),
+    }
 }
 
 /// One M-step from labels, one E-step, one M-step from the soft responsibilities.
 fn one_iteration_agrees(ct: CovarianceType, n: usize, d: usize, k: usize, chunk: Option<usize>) {
     let Some(ctx) = context() else { return };
     let (x, labels) = data(n, d, k, 11 + n as u64 + d as u64);
-    let mut cpu = CpuBackend::new(&x);
-    let mut gpu = match chunk {
-        Some(c) => GpuBackend::from_host_with_chunk_rows(&ctx, &x, c).unwrap(),
-        None => GpuBackend::from_host(&ctx, &x).unwrap(),
-    };
+    let samples = Samples::new(&x).unwrap();
+    let mut cpu = Engine::new(&samples, &Device::Cpu).unwrap();
+    let mut gpu = Engine::new(&samples, &gpu_on(&ctx, chunk)).unwrap();
+    gpu.set_reg_covar(1e-6);
     let resp = one_hot(&labels, k);
     cpu.set_responsibilities(&resp).unwrap();
     gpu.set_responsibilities(&resp).unwrap();
     if let Some(c) = chunk {
-        assert_eq!(gpu.n_chunks(), n.div_ceil(c.next_multiple_of(64)));
+        assert_eq!(gpu.chunks(), n.div_ceil(c.next_multiple_of(64)));
     }
     assert_stats_close(ct, &mut cpu, &mut gpu);
 
-    let params = MixtureParams::from_stats(cpu.m_step_stats(ct).unwrap(), 1e-6).unwrap();
-    let lb_cpu = cpu.e_step(&params).unwrap();
-    let lb_gpu = gpu.e_step(&params).unwrap();
+    let params = cpu.m_step(ct).unwrap().to_params(1e-6).unwrap();
+    // `e_step` gives Σ_i log p(x_i): compare the means, as the lower bound is.
+    let lb_cpu = cpu.e_step(&params).unwrap() / n as f64;
+    let lb_gpu = gpu.e_step(&params).unwrap() / n as f64;
     assert!(
         (lb_cpu - lb_gpu).abs() <= 1e-4 * (1.0 + lb_cpu.abs()),
         "lower bound: cpu {lb_cpu} vs gpu {lb_gpu}"
     );
 
-    let mut wlp = weighted_log_prob(&params, cpu.samples_as_columns().as_view()).unwrap();
-    let ll_cpu = normalize_in_place(&mut wlp);
+    // The f64 per-sample log-likelihoods of the same parameters, on the CPU.
+    let ll_cpu = GaussianMixture::from_params(params.clone(), 1e-6)
+        .score_samples(&x)
+        .unwrap();
     let ll_gpu = gpu.log_likelihoods().unwrap();
-    assert_close("log-likelihood", &ll_cpu, ll_gpu.as_slice(), |v| {
-        2e-4 * (1.0 + v.abs())
-    });
+    assert_close(
+        "log-likelihood",
+        ll_cpu.as_slice(),
+        ll_gpu.as_slice(),
+        |v| 2e-4 * (1.0 + v.abs()),
+    );
     let rc = cpu.responsibilities().unwrap();
     let rg = gpu.responsibilities().unwrap();
     assert_eq!(rg.shape(), (n, k));
@@ -106,11 +148,26 @@ fn one_iteration_agrees(ct: CovarianceType, n: usize, d: usize, k: usize, chunk:
         assert!((s - 1.0).abs() < 1e-5, "row {i} sums to {s}");
     }
 
-    // The M-step from soft responsibilities (each backend from its own E-step).
+    // The M-step from soft responsibilities (each engine from its own E-step).
     assert_stats_close(ct, &mut cpu, &mut gpu);
 }
 
-/// A whole label-initialised fit on both backends: histories and final parameters agree.
+/// Asserts that a GPU fit served its statistics itself (no M-step recomputed in f64).
+#[track_caller]
+fn assert_own_statistics(m: &GaussianMixture) {
+    assert!(
+        m.summary().device.starts_with("gpu"),
+        "{}",
+        m.summary().device
+    );
+    assert!(
+        m.summary().fallbacks.is_empty(),
+        "the GPU fell back to f64: {:?}",
+        m.summary().fallbacks
+    );
+}
+
+/// A whole label-initialised fit on both devices: histories and final parameters agree.
 fn fit_agrees(ct: CovarianceType, n: usize, d: usize, k: usize, chunk: Option<usize>) {
     let Some(ctx) = context() else { return };
     let (x, labels) = data(n, d, k, 5 + d as u64);
@@ -119,19 +176,20 @@ fn fit_agrees(ct: CovarianceType, n: usize, d: usize, k: usize, chunk: Option<us
         .init(InitMethod::Labels(labels))
         .max_iter(8)
         .tol(0.0);
-    let mut cpu = CpuBackend::new(&x);
-    let mut gpu = match chunk {
-        Some(c) => GpuBackend::from_host_with_chunk_rows(&ctx, &x, c).unwrap(),
-        None => GpuBackend::from_host(&ctx, &x).unwrap(),
-    };
-    let mc = em::fit(&mut cpu, None, &config, None, &mut |_| {}).unwrap();
-    let mg = em::fit(&mut gpu, None, &config, None, &mut |_| {}).unwrap();
-    assert!(mg.fit.device.starts_with("gpu"), "{}", mg.fit.device);
-    assert_eq!(mc.fit.lower_bound_history.len(), 8);
+    let mc = fit_cpu(&x, &config).unwrap();
+    let device = gpu_on(&ctx, chunk);
+    let mg = fit(
+        &Samples::new(&x).unwrap(),
+        &config,
+        FitOptions::new().on(&device),
+    )
+    .unwrap();
+    assert_own_statistics(&mg);
+    assert_eq!(mc.summary().lower_bound_history.len(), 8);
     assert_close(
         "lower-bound history",
-        &mc.fit.lower_bound_history,
-        &mg.fit.lower_bound_history,
+        &mc.summary().lower_bound_history,
+        &mg.summary().lower_bound_history,
         |v| 1e-4 * (1.0 + v.abs()),
     );
     let scale = mc.means().amax().max(1.0);
@@ -147,8 +205,8 @@ fn fit_agrees(ct: CovarianceType, n: usize, d: usize, k: usize, chunk: Option<us
         mg.weights().as_slice(),
         |_| 1e-4,
     );
-    let cc = covariance_entries(&mc.params.covariances);
-    let cg = covariance_entries(&mg.params.covariances);
+    let cc = covariance_entries(mc.covariances());
+    let cg = covariance_entries(mg.covariances());
     let cmax = cc.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     assert_close("fitted covariances", &cc, &cg, |_| 1e-3 * cmax);
 }
@@ -163,8 +221,12 @@ fn one_iteration_every_type_odd_dimension() {
 
 #[test]
 fn one_iteration_dimension_beyond_one_output_tile() {
-    // 67 > 64 output columns of the full E-step kernel and > 4 scatter tiles.
-    one_iteration_agrees(CovarianceType::Full, 96, 67, 2, None);
+    // 67 > 64 output columns of the full E-step kernel and > 4 scatter tiles. Full
+    // covariances need more samples per component than dimensions here: with 96 samples
+    // (25 in component 1) the rank-24 f32 covariance does not factor with reg_covar = 1e-6,
+    // the engine recomputes it in f64 on the CPU, and the comparison would be the CPU's with
+    // itself; 300 samples give 213 and 87.
+    one_iteration_agrees(CovarianceType::Full, 300, 67, 2, None);
     one_iteration_agrees(CovarianceType::Tied, 96, 67, 2, None);
     one_iteration_agrees(CovarianceType::Diag, 96, 67, 2, None);
 }
@@ -234,27 +296,41 @@ fn fit_from_device_buffer_in_chunks_agrees() {
         });
     let config = FitConfig::new(3)
         .covariance_type(CovarianceType::Full)
-        .init(InitMethod::Labels(labels))
+        .init(InitMethod::Labels(labels.clone()))
         .max_iter(5)
         .tol(0.0);
-    let mut gpu = GpuBackend::from_buffer(&ctx, &buffer, 500, 6).unwrap();
-    gpu.set_max_chunk_rows(128);
-    let mg = em::fit(&mut gpu, None, &config, None, &mut |_| {}).unwrap();
-    assert_eq!(gpu.n_chunks(), 4);
-    let mut cpu = CpuBackend::new(&x);
-    let mc = em::fit(&mut cpu, None, &config, None, &mut |_| {}).unwrap();
+    let samples = Samples::gpu_buffer(&buffer, 500, 6).unwrap();
+    let chunked = Device::Gpu(ctx.with_max_chunk_rows(128));
+    // The engine on the buffer in chunks of 128 rows: 4 chunks, and the CPU's statistics.
+    let mut engine = Engine::new(&samples, &chunked).unwrap();
+    let mut cpu = Engine::new(&Samples::new(&x).unwrap(), &Device::Cpu).unwrap();
+    let resp = one_hot(&labels, 3);
+    engine.set_responsibilities(&resp).unwrap();
+    cpu.set_responsibilities(&resp).unwrap();
+    assert_eq!(engine.chunks(), 4);
+    assert_stats_close(CovarianceType::Full, &mut cpu, &mut engine);
+    // The fit on the buffer in chunks, against the CPU's.
+    let mg = fit(&samples, &config, FitOptions::new().on(&chunked)).unwrap();
+    assert_own_statistics(&mg);
+    let mc = fit_cpu(&x, &config).unwrap();
     assert_close(
         "lower-bound history",
-        &mc.fit.lower_bound_history,
-        &mg.fit.lower_bound_history,
+        &mc.summary().lower_bound_history,
+        &mg.summary().lower_bound_history,
         |v| 1e-4 * (1.0 + v.abs()),
     );
-    // The public entry point too.
-    let mf = gaussmix::gpu::fit_buffer(&ctx, &buffer, 500, 6, &config, None, &mut |_| {}).unwrap();
+    // And in one chunk.
+    let mf = fit(
+        &samples,
+        &config,
+        FitOptions::new().on(&Device::Gpu(ctx.clone())),
+    )
+    .unwrap();
+    assert_own_statistics(&mf);
     assert_close(
-        "fit_buffer history",
-        &mg.fit.lower_bound_history,
-        &mf.fit.lower_bound_history,
+        "one-chunk buffer history",
+        &mg.summary().lower_bound_history,
+        &mf.summary().lower_bound_history,
         |v| 1e-5 * (1.0 + v.abs()),
     );
 }
@@ -266,18 +342,20 @@ fn public_fit_runs_on_the_gpu() {
     let config = FitConfig::new(3)
         .covariance_type(CovarianceType::Diag)
         .seed(1);
-    let options = gaussmix::FitOptions {
-        device: gaussmix::DeviceChoice::Gpu,
-        ..Default::default()
-    };
-    let m = gaussmix::fit(&x, &config, options, &mut |_| {}).unwrap();
-    assert!(m.fit.device.starts_with("gpu"), "{}", m.fit.device);
-    let cpu = gaussmix::GaussianMixture::fit(&x, &config).unwrap();
+    let m = fit(
+        &Samples::new(&x).unwrap(),
+        &config,
+        FitOptions::new().device(DeviceChoice::Gpu),
+    )
+    .unwrap();
+    assert_own_statistics(&m);
+    let cpu = fit_cpu(&x, &config).unwrap();
     assert!(
-        (m.fit.lower_bound - cpu.fit.lower_bound).abs() < 1e-3 * (1.0 + cpu.fit.lower_bound.abs()),
+        (m.summary().lower_bound - cpu.summary().lower_bound).abs()
+            < 1e-3 * (1.0 + cpu.summary().lower_bound.abs()),
         "gpu {} vs cpu {}",
-        m.fit.lower_bound,
-        cpu.fit.lower_bound
+        m.summary().lower_bound,
+        cpu.summary().lower_bound
     );
 }
 
@@ -288,12 +366,29 @@ fn collapsed_component_is_not_positive_definite() {
     // Component 1 holds a single sample: its covariance is exactly zero without reg_covar.
     let mut labels = vec![0; 60];
     labels[7] = 1;
+    // The GPU's own statistics (they factor with the default ridge, so no fallback) do not
+    // factor without it.
+    let mut gpu = Engine::new(&Samples::new(&x).unwrap(), &Device::Gpu(ctx.clone())).unwrap();
+    gpu.set_responsibilities(&one_hot(&labels, 2)).unwrap();
+    let stats = gpu.m_step(CovarianceType::Full).unwrap();
+    assert_no_fallback("full", &gpu);
+    let err = stats.to_params(0.0).unwrap_err();
+    assert!(
+        matches!(err, GmmError::NotPositiveDefinite { component: 1, .. }),
+        "{err}"
+    );
+    // A fit with reg_covar = 0 on the GPU ends with the same error (after the f64 fallback
+    // fails to factor it too).
     let config = FitConfig::new(2)
         .covariance_type(CovarianceType::Full)
         .init(InitMethod::Labels(labels))
         .reg_covar(0.0);
-    let mut gpu = GpuBackend::from_host(&ctx, &x).unwrap();
-    let err = em::fit(&mut gpu, None, &config, None, &mut |_| {}).unwrap_err();
+    let err = fit(
+        &Samples::new(&x).unwrap(),
+        &config,
+        FitOptions::new().on(&Device::Gpu(ctx)),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, GmmError::NotPositiveDefinite { component: 1, .. }),
         "{err}"
@@ -304,8 +399,22 @@ fn collapsed_component_is_not_positive_definite() {
 fn non_label_init_without_host_data_is_refused() {
     let Some(ctx) = context() else { return };
     let (x, _) = data(50, 2, 2, 1);
-    let mut gpu = GpuBackend::from_host(&ctx, &x).unwrap();
-    let err = em::fit(&mut gpu, None, &FitConfig::new(2), None, &mut |_| {}).unwrap_err();
+    // Data only in a device buffer: k-means (the default) would need them on the host.
+    use wgpu::util::DeviceExt;
+    let host: Vec<f32> = x.transpose().iter().map(|&v| v as f32).collect();
+    let buffer = ctx
+        .device()
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("app data"),
+            contents: bytemuck::cast_slice(&host),
+            usage: wgpu::BufferUsages::STORAGE,
+        });
+    let err = fit(
+        &Samples::gpu_buffer(&buffer, 50, 2).unwrap(),
+        &FitConfig::new(2),
+        FitOptions::new().on(&Device::Gpu(ctx)),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("label"), "{err}");
 }
 
@@ -314,14 +423,15 @@ fn lost_device_is_an_error() {
     let Some(_) = context() else { return };
     let ctx = GpuContext::new().unwrap();
     let (x, labels) = data(100, 3, 2, 3);
-    let mut gpu = GpuBackend::from_host(&ctx, &x).unwrap();
+    let mut gpu = Engine::new(&Samples::new(&x).unwrap(), &Device::Gpu(ctx.clone())).unwrap();
     gpu.set_responsibilities(&one_hot(&labels, 2)).unwrap();
-    let stats = gpu.m_step_stats(CovarianceType::Diag).unwrap();
-    let params = MixtureParams::from_stats(stats, 1e-6).unwrap();
+    let stats = gpu.m_step(CovarianceType::Diag).unwrap();
+    assert_no_fallback("diag", &gpu);
+    let params = stats.to_params(1e-6).unwrap();
     ctx.device().destroy();
     let err = gpu.e_step(&params).unwrap_err();
-    assert!(matches!(err, GmmError::Gpu(_)), "{err}");
-    let _ = DVector::<f64>::zeros(1);
+    assert!(matches!(err, GmmError::DeviceLost(_)), "{err}");
+    assert!(err.is_gpu());
 }
 
 /// The user-facing promise: `fit --device gpu` and `--device cpu` on the same data and seed
@@ -331,24 +441,14 @@ fn lost_device_is_an_error() {
 fn same_seed_same_lower_bound_on_both_devices() {
     let Some(_) = context() else { return };
     let (x, _) = data(1500, 4, 3, 21);
+    let samples = Samples::new(&x).unwrap();
     for ct in CovarianceType::ALL {
         let config = FitConfig::new(3).covariance_type(ct).seed(4);
-        let on = |device| {
-            gaussmix::fit(
-                &x,
-                &config,
-                gaussmix::FitOptions {
-                    device,
-                    ..Default::default()
-                },
-                &mut |_| {},
-            )
-            .unwrap()
-        };
-        let cpu = on(gaussmix::DeviceChoice::Cpu);
-        let gpu = on(gaussmix::DeviceChoice::Gpu);
-        assert!(gpu.fit.device.starts_with("gpu"), "{}", gpu.fit.device);
-        let (a, b) = (cpu.fit.lower_bound, gpu.fit.lower_bound);
+        let on = |device| fit(&samples, &config, FitOptions::new().device(device)).unwrap();
+        let cpu = on(DeviceChoice::Cpu);
+        let gpu = on(DeviceChoice::Gpu);
+        assert_own_statistics(&gpu);
+        let (a, b) = (cpu.summary().lower_bound, gpu.summary().lower_bound);
         assert!((a - b).abs() <= 1e-4 * a.abs(), "{ct}: cpu {a} vs gpu {b}");
     }
 }

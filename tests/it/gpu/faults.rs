@@ -1,21 +1,22 @@
 //! GPU faults: f32 statistics that overflow or do not factor fall back to f64 on the CPU
 //! (host data) or to a larger ridge (an application's buffer), and say so; a lost device ends
-//! the fit with `GmmError::Gpu`.
+//! the fit with `GmmError::DeviceLost`.
 //!
 //! Without an adapter these tests print a notice and pass, unless `CI=true`, where they fail.
 
-mod common;
+use std::ops::ControlFlow;
 
-use common::context;
+use crate::common::{context, fit_cpu};
 
-use gaussmix::backend::cpu::CpuBackend;
-use gaussmix::em;
-use gaussmix::gpu::{GpuBackend, GpuContext};
-use gaussmix::{CovarianceType, FitConfig, GmmError, InitMethod};
+use gaussmix::gpu::GpuContext;
+use gaussmix::{
+    fit, CovarianceType, Device, DeviceChoice, FitConfig, FitOptions, GmmError, InitMethod,
+    IterationEvent, Samples,
+};
 use nalgebra::DMatrix;
 
 fn data(n: usize, d: usize, k: usize, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
-    let (x, labels) = common::draw(&common::truth(d), n, seed);
+    let (x, labels) = crate::common::draw(&crate::common::truth(d), n, seed);
     let labels = labels.iter().map(|&l| l % k).collect();
     (x, labels)
 }
@@ -50,28 +51,33 @@ fn overflowing_statistics_fall_back_to_f64_on_the_cpu() {
             .init(InitMethod::Labels(labels))
             .max_iter(6)
             .tol(0.0);
-        let mut gpu = GpuBackend::from_host(&ctx, &x).unwrap();
-        gpu.set_reg_covar(config.reg_covar);
-        let mg = em::fit(&mut gpu, None, &config, None, &mut |_| {}).unwrap();
-        let mut cpu = CpuBackend::new(&x);
-        let mc = em::fit(&mut cpu, None, &config, None, &mut |_| {}).unwrap();
+        let mg = fit(
+            &Samples::new(&x).unwrap(),
+            &config,
+            FitOptions::new().on(&Device::Gpu(ctx.clone())),
+        )
+        .unwrap();
+        let mc = fit_cpu(&x, &config).unwrap();
+        let fallbacks = &mg.summary().fallbacks;
         // The initial M-step and one per iteration.
-        assert_eq!(gpu.fallbacks().len(), 7, "{ct}: {:?}", gpu.fallbacks());
+        assert_eq!(fallbacks.len(), 7, "{ct}: {fallbacks:?}");
+        assert!(fallbacks[0].contains("overflowed"), "{fallbacks:?}");
         assert!(
-            gpu.fallbacks()[0].contains("overflowed"),
-            "{:?}",
-            gpu.fallbacks()
+            fallbacks
+                .iter()
+                .all(|f| f.contains("recomputed in f64 on the CPU")),
+            "{fallbacks:?}"
         );
         assert!(
-            mg.fit.device.contains("7 of 7 M-steps fell back"),
+            mg.summary().device.contains("7 of 7 M-steps fell back"),
             "{}",
-            mg.fit.device
+            mg.summary().device
         );
         for (a, b) in mc
-            .fit
+            .summary()
             .lower_bound_history
             .iter()
-            .zip(&mg.fit.lower_bound_history)
+            .zip(&mg.summary().lower_bound_history)
         {
             assert!(close(*a, *b, 1e-4), "{ct}: cpu {a} vs gpu {b}");
         }
@@ -97,26 +103,33 @@ fn public_fit_reports_the_fallback_in_a_notice() {
         .max_iter(5);
     let mut notices = Vec::new();
     let mut notice = |s: &str| notices.push(s.to_string());
-    let options = gaussmix::FitOptions {
-        device: gaussmix::DeviceChoice::Gpu,
-        notice: Some(&mut notice),
-        ..Default::default()
-    };
-    let m = gaussmix::fit(&x, &config, options, &mut |_| {}).unwrap();
-    assert!(m.fit.device.starts_with("gpu"), "{}", m.fit.device);
-    assert!(m.fit.device.contains("fell back"), "{}", m.fit.device);
+    let options = FitOptions::new()
+        .device(DeviceChoice::Gpu)
+        .notice(&mut notice);
+    let m = fit(&Samples::new(&x).unwrap(), &config, options).unwrap();
+    assert!(
+        m.summary().device.starts_with("gpu"),
+        "{}",
+        m.summary().device
+    );
+    assert!(
+        m.summary().device.contains("fell back"),
+        "{}",
+        m.summary().device
+    );
     assert!(
         notices
             .iter()
             .any(|n| n.contains("fell back") && n.contains("f64 on the CPU")),
         "{notices:?}"
     );
-    let cpu = gaussmix::GaussianMixture::fit(&x, &config).unwrap();
+    assert!(!m.summary().fallbacks.is_empty());
+    let cpu = fit_cpu(&x, &config).unwrap();
     assert!(
-        close(cpu.fit.lower_bound, m.fit.lower_bound, 1e-3),
+        close(cpu.summary().lower_bound, m.summary().lower_bound, 1e-3),
         "cpu {} vs gpu {}",
-        cpu.fit.lower_bound,
-        m.fit.lower_bound
+        cpu.summary().lower_bound,
+        m.summary().lower_bound
     );
 }
 
@@ -132,9 +145,13 @@ fn overflow_in_an_app_buffer_is_a_clear_error() {
         .covariance_type(CovarianceType::Diag)
         .init(InitMethod::Labels(labels))
         .max_iter(3);
-    let err =
-        gaussmix::gpu::fit_buffer(&ctx, &buffer, 200, 3, &config, None, &mut |_| {}).unwrap_err();
-    assert!(matches!(err, GmmError::InvalidData(_)), "{err}");
+    let err = fit(
+        &Samples::gpu_buffer(&buffer, 200, 3).unwrap(),
+        &config,
+        FitOptions::new().on(&Device::Gpu(ctx.clone())),
+    )
+    .unwrap_err();
+    assert!(matches!(err, GmmError::Numerical(_)), "{err}");
     let msg = err.to_string();
     assert!(
         msg.contains("overflowed") && msg.contains("scale the data"),
@@ -155,13 +172,36 @@ fn singular_covariance_in_an_app_buffer_gets_a_larger_ridge() {
         .init(InitMethod::Labels(labels.clone()))
         .reg_covar(0.0)
         .max_iter(4);
-    let m = gaussmix::gpu::fit_buffer(&ctx, &buffer, 300, 3, &config, None, &mut |_| {}).unwrap();
-    assert!(m.fit.device.contains("fell back"), "{}", m.fit.device);
-    assert!(m.fit.device.contains("added"), "{}", m.fit.device);
+    let device = Device::Gpu(ctx.clone());
+    let m = fit(
+        &Samples::gpu_buffer(&buffer, 300, 3).unwrap(),
+        &config,
+        FitOptions::new().on(&device),
+    )
+    .unwrap();
+    assert!(
+        m.summary().device.contains("fell back"),
+        "{}",
+        m.summary().device
+    );
+    assert!(
+        m.summary().device.contains("added"),
+        "{}",
+        m.summary().device
+    );
+    assert!(
+        !m.summary().fallbacks.is_empty()
+            && m.summary().fallbacks.iter().all(|f| f.contains("added")),
+        "{:?}",
+        m.summary().fallbacks
+    );
     // The same data from the host: f64 cannot factor it either, so the fit fails as on the CPU.
-    let mut gpu = GpuBackend::from_host(&ctx, &x).unwrap();
-    gpu.set_reg_covar(0.0);
-    let err = em::fit(&mut gpu, None, &config, None, &mut |_| {}).unwrap_err();
+    let err = fit(
+        &Samples::new(&x).unwrap(),
+        &config,
+        FitOptions::new().on(&device),
+    )
+    .unwrap_err();
     assert!(matches!(err, GmmError::NotPositiveDefinite { .. }), "{err}");
 }
 
@@ -176,15 +216,23 @@ fn device_lost_during_a_fit_is_a_gpu_error() {
         .init(InitMethod::Labels(labels))
         .max_iter(10)
         .tol(0.0);
-    let mut gpu = GpuBackend::from_host(&ctx, &x).unwrap();
     let device = ctx.device().clone();
-    let result = em::fit(&mut gpu, None, &config, None, &mut |e| {
+    let mut destroy = |e: &IterationEvent| {
         if e.iter == 2 {
             device.destroy();
         }
-    });
+        ControlFlow::Continue(())
+    };
+    let result = fit(
+        &Samples::new(&x).unwrap(),
+        &config,
+        FitOptions::new()
+            .on(&Device::Gpu(ctx.clone()))
+            .progress(&mut destroy),
+    );
     let err = result.unwrap_err();
-    assert!(matches!(err, GmmError::Gpu(_)), "{err}");
+    assert!(matches!(err, GmmError::DeviceLost(_)), "{err}");
+    assert!(err.is_gpu());
     let msg = err.to_string();
     assert!(msg.contains("lost") || msg.contains("destroyed"), "{msg}");
 }

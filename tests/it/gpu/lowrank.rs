@@ -5,12 +5,13 @@
 //!
 //! Without an adapter these tests print a notice and pass, unless `CI=true`, where they fail.
 
-mod common;
-
-use common::context;
+use crate::common::context;
 
 use gaussmix::gpu::exact::{self, host_products, slice_columns};
-use gaussmix::{fit, Covariances, DeviceChoice, FitConfig, FitOptions, FullPath, GaussianMixture};
+use gaussmix::{
+    fit, Covariances, Device, DeviceChoice, FitConfig, FitOptions, FullPath, GaussianMixture,
+    Samples,
+};
 use nalgebra::DMatrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -105,22 +106,19 @@ fn clustered(n: usize, d: usize, seed: u64) -> DMatrix<f64> {
 fn fit_on(x: &DMatrix<f64>, device: DeviceChoice, notices: &mut Vec<String>) -> GaussianMixture {
     let mut notice = |s: &str| notices.push(s.to_string());
     fit(
-        x,
+        &Samples::new(x).unwrap(),
         &FitConfig::new(3).seed(4).max_iter(30),
-        FitOptions {
-            device,
-            full_path: FullPath::Auto,
-            warm_start: None,
-            notice: Some(&mut notice),
-        },
-        &mut |_| {},
+        FitOptions::new()
+            .device(device)
+            .full_path(FullPath::Auto)
+            .notice(&mut notice),
     )
     .unwrap()
 }
 
 #[test]
 fn low_rank_fit_with_the_gram_matrix_on_the_gpu_is_the_cpu_fit() {
-    let Some(_) = context() else { return };
+    let Some(shared) = context() else { return };
     let x = clustered(60, 240, 9);
     let mut notices = Vec::new();
     let cpu = fit_on(&x, DeviceChoice::Cpu, &mut notices);
@@ -132,31 +130,54 @@ fn low_rank_fit_with_the_gram_matrix_on_the_gpu_is_the_cpu_fit() {
             .any(|s| s.contains("Gram matrix is computed on the GPU")),
         "{notices:?}"
     );
-    assert!(matches!(gpu.params.covariances, Covariances::LowRank(_)));
+    assert!(matches!(gpu.params().covariances, Covariances::LowRank(_)));
     assert!(
-        gpu.fit.device.contains("Gram matrix on gpu"),
+        gpu.summary().device.contains("Gram matrix on gpu"),
         "{}",
-        gpu.fit.device
+        gpu.summary().device
     );
-    let (hc, hg) = (&cpu.fit.lower_bound_history, &gpu.fit.lower_bound_history);
+    let (hc, hg) = (
+        &cpu.summary().lower_bound_history,
+        &gpu.summary().lower_bound_history,
+    );
     assert_eq!(hc.len(), hg.len());
     for (a, b) in hc.iter().zip(hg.iter()) {
         assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{a} vs {b}");
     }
-    assert!((&cpu.params.means - &gpu.params.means).amax() < 1e-9);
-    assert!((&cpu.params.weights - &gpu.params.weights).amax() < 1e-9);
+    assert!((&cpu.params().means - &gpu.params().means).amax() < 1e-9);
+    assert!((&cpu.params().weights - &gpu.params().weights).amax() < 1e-9);
+    // No M-step fell back to f64: the GPU's own products served throughout.
+    assert!(
+        gpu.summary().fallbacks.is_empty(),
+        "{:?}",
+        gpu.summary().fallbacks
+    );
     // The same fit on a device handed in by another wgpu application.
-    let shared = gaussmix::gpu::GpuContext::shared().unwrap();
-    let app = gaussmix::gpu::GpuContext::from_device(shared.device(), shared.queue());
-    let on_app = gaussmix::lowrank::fit_with(
-        &x,
+    let app = Device::from_wgpu(shared.device(), shared.queue());
+    let on_app = fit(
+        &Samples::new(&x).unwrap(),
         &FitConfig::new(3).seed(4).max_iter(30),
-        &gaussmix::lowrank::Products::Gpu(app),
-        None,
-        &mut |_| {},
+        FitOptions::new().on(&app).full_path(FullPath::LowRank),
     )
     .unwrap();
-    assert_eq!(on_app.fit.lower_bound_history, gpu.fit.lower_bound_history);
+    assert!(matches!(
+        on_app.params().covariances,
+        Covariances::LowRank(_)
+    ));
+    assert!(
+        on_app.summary().device.contains("Gram matrix on gpu"),
+        "{}",
+        on_app.summary().device
+    );
+    assert!(
+        on_app.summary().fallbacks.is_empty(),
+        "{:?}",
+        on_app.summary().fallbacks
+    );
+    assert_eq!(
+        on_app.summary().lower_bound_history,
+        gpu.summary().lower_bound_history
+    );
     let y = clustered(20, 240, 10);
     let (sc, sg) = (
         cpu.score_samples(&y).unwrap(),

@@ -4,33 +4,38 @@
 //!
 //! Without an adapter these tests print a notice and pass, unless `CI=true`, where they fail.
 
-mod common;
+use crate::common::cli::{assert_success, gaussmix};
+use crate::common::{context, fit_cpu};
 
-use common::cli::{assert_success, gaussmix};
-use common::context;
-
-use gaussmix::device::{self, DeviceChoice};
-use gaussmix::gpu::{query, GpuContext};
-use gaussmix::{CovarianceType, Covariances, FitConfig, GaussianMixture, GmmError};
+use gaussmix::{
+    CovarianceType, Covariances, Device, DeviceChoice, FitConfig, GaussianMixture, GmmError, Work,
+};
 use nalgebra::DMatrix;
 
+/// The device a choice gives for queries (what `gaussmix::device::{score_samples, …}` resolved
+/// on every call), with its notice.
+fn resolve(choice: DeviceChoice, notice: &mut dyn FnMut(&str)) -> Device {
+    choice.resolve(Work::Dense, notice).unwrap()
+}
+
 fn model_and_data(ct: CovarianceType, d: usize, n: usize) -> (GaussianMixture, DMatrix<f64>) {
-    let (x, _) = common::draw(&common::truth(d), n, 17 + d as u64);
+    let (x, _) = crate::common::draw(&crate::common::truth(d), n, 17 + d as u64);
     let config = FitConfig::new(3).covariance_type(ct).seed(2).max_iter(20);
-    let model = GaussianMixture::fit(&x, &config).unwrap();
+    let model = fit_cpu(&x, &config).unwrap();
     // Score held-out samples from the same distribution.
-    let (y, _) = common::draw(&common::truth(d), n, 99);
+    let (y, _) = crate::common::draw(&crate::common::truth(d), n, 99);
     (model, y)
 }
 
 #[test]
 fn gpu_scores_and_probabilities_agree_with_the_cpu() {
     let Some(ctx) = context() else { return };
+    let gpu_device = Device::Gpu(ctx);
     for ct in CovarianceType::ALL {
         for d in [3, 17] {
             let (model, y) = model_and_data(ct, d, 700);
             let cpu = model.score_samples(&y).unwrap();
-            let gpu = query::score_samples(&ctx, &model, &y).unwrap();
+            let gpu = model.score_samples_on(&y, &gpu_device).unwrap();
             assert_eq!(gpu.len(), y.nrows());
             for (i, (a, b)) in cpu.iter().zip(gpu.iter()).enumerate() {
                 assert!(
@@ -45,7 +50,7 @@ fn gpu_scores_and_probabilities_agree_with_the_cpu() {
             );
 
             let pc = model.predict_proba(&y).unwrap();
-            let pg = query::predict_proba(&ctx, &model, &y).unwrap();
+            let pg = model.predict_proba_on(&y, &gpu_device).unwrap();
             assert_eq!(pg.shape(), pc.shape());
             let worst = pc
                 .iter()
@@ -55,7 +60,7 @@ fn gpu_scores_and_probabilities_agree_with_the_cpu() {
             assert!(worst <= 1e-3, "{ct} d={d}: probabilities differ by {worst}");
             // Labels agree wherever the CPU's choice is not a near tie.
             let lc = model.predict(&y).unwrap();
-            let lg = query::predict(&ctx, &model, &y).unwrap();
+            let lg = model.predict_on(&y, &gpu_device).unwrap();
             for i in 0..y.nrows() {
                 if pc[(i, lc[i])] > 0.51 {
                     assert_eq!(lc[i], lg[i], "{ct} d={d} sample {i}");
@@ -67,33 +72,39 @@ fn gpu_scores_and_probabilities_agree_with_the_cpu() {
 
 #[test]
 fn device_choice_routes_queries() {
-    let Some(_) = context() else { return };
+    let Some(ctx) = context() else { return };
     let (model, y) = model_and_data(CovarianceType::Full, 5, 300);
     let mut notices = Vec::<String>::new();
-    let cpu = device::score_samples(&model, &y, DeviceChoice::Cpu, &mut |s| {
-        notices.push(s.into())
-    })
-    .unwrap();
+    let on_cpu = resolve(DeviceChoice::Cpu, &mut |s| notices.push(s.into()));
+    assert!(!on_cpu.is_gpu());
+    let cpu = model.score_samples_on(&y, &on_cpu).unwrap();
     assert_eq!(cpu, model.score_samples(&y).unwrap());
+    assert_eq!(
+        model.score_on(&y, &on_cpu).unwrap(),
+        model.score(&y).unwrap()
+    );
     for choice in [DeviceChoice::Gpu, DeviceChoice::Auto] {
-        let gpu =
-            device::score_samples(&model, &y, choice, &mut |s| notices.push(s.into())).unwrap();
+        let device = resolve(choice, &mut |s| notices.push(s.into()));
+        let gpu = model.score_samples_on(&y, &device).unwrap();
         for (a, b) in cpu.iter().zip(gpu.iter()) {
             assert!(
                 (a - b).abs() <= 1e-4 * a.abs().max(1.0),
                 "{choice}: {a} vs {b}"
             );
         }
-        let p = device::predict_proba(&model, &y, choice, &mut |s| notices.push(s.into())).unwrap();
+        let device = resolve(choice, &mut |s| notices.push(s.into()));
+        let p = model.predict_proba_on(&y, &device).unwrap();
         for r in p.row_iter() {
             assert!((r.sum() - 1.0).abs() < 1e-5);
         }
     }
     // `auto` takes a hardware adapter silently; a software one (lavapipe) it declines, saying so.
-    let software = GpuContext::shared()
-        .unwrap()
-        .adapter()
-        .is_some_and(|a| a.device_type == "Cpu");
+    let software = ctx.adapter().is_some_and(|a| a.device_type == "Cpu");
+    assert_eq!(
+        resolve(DeviceChoice::Auto, &mut |_| {}).is_gpu(),
+        !software,
+        "auto takes a hardware adapter, declines a software one"
+    );
     if software {
         assert_eq!(notices.len(), 2, "{notices:?}");
         assert!(
@@ -105,7 +116,9 @@ fn device_choice_routes_queries() {
     }
     // Wrong number of features: the same error as on the CPU.
     let z = DMatrix::<f64>::zeros(4, 6);
-    let err = device::score_samples(&model, &z, DeviceChoice::Gpu, &mut |_| {}).unwrap_err();
+    let err = model
+        .score_samples_on(&z, &resolve(DeviceChoice::Gpu, &mut |_| {}))
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -121,6 +134,7 @@ fn device_choice_routes_queries() {
 #[test]
 fn low_rank_models_on_the_gpu_agree_with_the_cpu_to_1e9() {
     let Some(ctx) = context() else { return };
+    let gpu_device = Device::Gpu(ctx);
     // A low-rank model (N < D, exact low-rank full covariances) with the default
     // reg_covar = 1e-6: its Mahalanobis distances subtract numbers ~10⁶ times larger than the
     // result, so f32 products would leave nothing of them.
@@ -129,25 +143,24 @@ fn low_rank_models_on_the_gpu_agree_with_the_cpu_to_1e9() {
     });
     let y = nalgebra::DMatrix::from_fn(10, 40, |i, j| ((i * 5 + j * 3) % 11) as f64 * 0.1);
     let model = gaussmix::fit(
-        &x,
+        &gaussmix::Samples::new(&x).unwrap(),
         &gaussmix::FitConfig::new(2),
-        gaussmix::FitOptions {
-            device: DeviceChoice::Cpu,
-            full_path: gaussmix::FullPath::LowRank,
-            ..Default::default()
-        },
-        &mut |_| {},
+        gaussmix::FitOptions::new()
+            .device(DeviceChoice::Cpu)
+            .full_path(gaussmix::FullPath::LowRank),
     )
     .unwrap();
-    assert!(matches!(model.params.covariances, Covariances::LowRank(_)));
+    assert!(matches!(
+        model.params().covariances,
+        Covariances::LowRank(_)
+    ));
     let mut notices = Vec::<String>::new();
     // New points and the training points themselves (where the cancellation is worst).
     for data in [&y, &x] {
         let cpu = model.score_samples(data).unwrap();
-        let gpu = device::score_samples(&model, data, DeviceChoice::Gpu, &mut |s| {
-            notices.push(s.into())
-        })
-        .unwrap();
+        let device = resolve(DeviceChoice::Gpu, &mut |s| notices.push(s.into()));
+        assert!(device.is_gpu());
+        let gpu = model.score_samples_on(data, &device).unwrap();
         for (a, b) in cpu.iter().zip(gpu.iter()) {
             assert!(
                 (a - b).abs() <= 1e-9 * (1.0 + a.abs()),
@@ -155,17 +168,17 @@ fn low_rank_models_on_the_gpu_agree_with_the_cpu_to_1e9() {
             );
         }
         let p_cpu = model.predict_proba(data).unwrap();
-        let p_gpu = query::predict_proba(&ctx, &model, data).unwrap();
+        let p_gpu = model.predict_proba_on(data, &gpu_device).unwrap();
         assert!((p_cpu - p_gpu).amax() < 1e-9);
         assert_eq!(
             model.predict(data).unwrap(),
-            device::predict(&model, data, DeviceChoice::Gpu, &mut |_| {}).unwrap()
+            model.predict_on(data, &device).unwrap()
         );
     }
     assert!(notices.is_empty(), "{notices:?}");
     // Wrong number of features: the same error as on the CPU.
     let z = nalgebra::DMatrix::<f64>::zeros(3, 41);
-    let err = query::score_samples(&ctx, &model, &z).unwrap_err();
+    let err = model.score_samples_on(&z, &gpu_device).unwrap_err();
     assert!(
         matches!(
             err,

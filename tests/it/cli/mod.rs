@@ -1,0 +1,4 @@
+//! The command-line tool, run as a user would.
+
+mod commands;
+mod hostile;

@@ -1,0 +1,7 @@
+//! The wgpu engine against the f64 CPU reference (lavapipe in CI).
+
+mod equivalence;
+mod faults;
+mod lowrank;
+mod queries;
+mod shaders;
