@@ -1,0 +1,135 @@
+"""``gaussmix.forecast``: the CLI's ``gaussmix forecast`` as a function."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+
+from . import _gaussmix
+
+#: The built-in series' own (window, horizon, n_components, covariance_type), as the CLI's
+#: ``--builtin`` uses them (chosen by validation RMSE on the training part).
+BUILTIN_PRESETS = {
+    "santafe": (12, 5, 12, "full"),
+    "sunspots": (9, 3, 3, "tied"),
+}
+_DEFAULTS = (10, 1, 4, "full")
+
+
+def builtin_series(name: str) -> np.ndarray:
+    """An embedded series: ``'santafe'`` (Santa Fe laser A, 1000 points) or ``'sunspots'``
+    (yearly sunspot numbers 1700–2008, 309 points)."""
+    return np.asarray(_gaussmix.builtin_series(name), dtype=np.float64)
+
+
+def forecast(
+    series: Union[str, Any],
+    window: Optional[int] = None,
+    horizon: Optional[int] = None,
+    n_components: Optional[int] = None,
+    covariance_type: Optional[str] = None,
+    *,
+    test_fraction: float = 0.2,
+    transform: str = "auto",
+    iterated: bool = False,
+    level: float = 0.9,
+    n_init: int = 3,
+    seed: int = 0,
+    validation_fraction: float = 0.2,
+    n_paths: int = 200,
+    reg_covar: float = 1e-4,
+    return_forecasts: bool = False,
+) -> Dict[str, Any]:
+    """Forecast a series with a Gaussian mixture over sliding windows (``gaussmix forecast``).
+
+    The series is cut at ``floor(n (1 − test_fraction))``; every window of ``window`` past and
+    ``horizon`` future values inside the training part is a training sample. The mixture
+    forecasts by conditioning on the known past: the conditional mean is the point forecast,
+    its quantiles the intervals. Persistence and a linear AR model of the same window are the
+    baselines. The figures are those of the CLI's ``--report`` JSON.
+
+    Parameters
+    ----------
+    series : array-like of shape (n,) or {'santafe', 'sunspots'}
+        The values, or the name of an embedded series (whose own window, horizon, K and
+        covariance type are then the defaults, as with the CLI's ``--builtin``).
+    window : int, default=10
+        Past values per window.
+    horizon : int, default=1
+        Steps ahead.
+    n_components : int, default=4
+        Mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        Covariance structure.
+    test_fraction : float, default=0.2
+        Fraction of the series, at its end, held out as the test part.
+    transform : {'auto', 'none', 'diff', 'window-norm'}, default='auto'
+        Transform of the windows; 'auto' picks the one with the lowest validation RMSE on the
+        last ``validation_fraction`` of the training part.
+    iterated : bool, default=False
+        Iterated one-step forecasts instead of direct ``horizon``-step ones.
+    level : float, default=0.9
+        Probability of the central forecast intervals.
+    n_init : int, default=3
+        EM initialisations.
+    seed : int, default=0
+        Seed of the fit (and of the simulated paths of iterated forecasts).
+    validation_fraction : float, default=0.2
+        Fraction of the training part used to choose the transform under 'auto'.
+    n_paths : int, default=200
+        Simulated paths per origin for the intervals of iterated forecasts.
+    reg_covar : float, default=1e-4
+        Ridge on the (standardised) covariances.
+    return_forecasts : bool, default=False
+        Also return the forecasts themselves under the key ``'forecasts'``: ``origins``
+        (index of the last known value of each forecast), and ``truth``, ``gmm``, ``lower``,
+        ``upper``, ``persistence``, ``ar``, each of shape (n_test, horizon).
+
+    Returns
+    -------
+    report : dict
+        The CLI's JSON report: ``gmm``, ``persistence`` and ``ar`` (each with ``rmse``,
+        ``mae``, ``rmse_by_horizon``), the settings, the split (``n_train``, ``n_test``,
+        ``n_train_points``, ``series_length``), the transform applied and the validation RMSE
+        of each tried, ``interval_level`` and ``interval_coverage``.
+    """
+    preset = _DEFAULTS
+    if isinstance(series, str):
+        if series not in BUILTIN_PRESETS:
+            raise ValueError(
+                f"unknown built-in series {series!r}; use one of {sorted(BUILTIN_PRESETS)} or"
+                " give the values"
+            )
+        preset = BUILTIN_PRESETS[series]
+        values = builtin_series(series)
+    else:
+        values = np.asarray(series, dtype=np.float64)
+        if values.ndim != 1:
+            values = np.squeeze(values)
+        if values.ndim != 1:
+            raise ValueError(f"the series must be 1-D, got shape {np.shape(series)}")
+        if not np.isfinite(values).all():
+            raise ValueError("the series contains NaN or infinity")
+    w, h, k, cov = preset
+    text, arrays = _gaussmix.forecast(
+        [float(v) for v in values],
+        window=w if window is None else int(window),
+        horizon=h if horizon is None else int(horizon),
+        n_components=k if n_components is None else int(n_components),
+        covariance_type=cov if covariance_type is None else covariance_type,
+        test_fraction=float(test_fraction),
+        validation_fraction=float(validation_fraction),
+        transform=transform,
+        iterated=bool(iterated),
+        level=float(level),
+        n_paths=int(n_paths),
+        seed=int(seed),
+        n_init=int(n_init),
+        reg_covar=float(reg_covar),
+    )
+    report = json.loads(text)
+    if return_forecasts:
+        report["forecasts"] = dict(arrays)
+    return report
