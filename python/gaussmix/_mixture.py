@@ -726,7 +726,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         obs = obs.reshape(-1)
         if obs.size and not np.issubdtype(obs.dtype, np.integer):
             raise ValueError("observed must hold integer indices or be a boolean mask")
-        idx = [int(i) for i in obs]
+        d = model.n_features
+        idx = [int(i) + d if int(i) < 0 else int(i) for i in obs]  # numpy's negative indices
+        if any(not 0 <= i < d for i in idx):
+            raise ValueError(f"observed indices must lie in [-{d}, {d}), got {obs.tolist()}")
         v = np.asarray(values, dtype=np.float64)
         one = v.ndim <= 1
         rows = v.reshape(1, -1) if one else v

@@ -55,12 +55,18 @@ fn py_err(e: GmmError) -> PyErr {
     match e {
         GmmError::Interrupted(m) => PyKeyboardInterrupt::new_err(m),
         e if e.is_gpu() => GpuError::new_err(e.to_string()),
-        GmmError::InvalidParameter { name, .. } if name == "dense export" => {
-            DenseTooLargeError::new_err(e.to_string())
-        }
+        GmmError::InvalidParameter {
+            name: "dense export",
+            ..
+        } => DenseTooLargeError::new_err(e.to_string()),
         e => PyValueError::new_err(e.to_string()),
     }
 }
+
+/// Samples and their labels, as NumPy arrays.
+type Draws<'py> = (Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<i64>>);
+/// Lower and upper ends of intervals.
+type Bounds<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
 
 /// Data read in place: a float64 or float32 2-D array of any layout.
 enum Data<'py> {
@@ -571,7 +577,7 @@ impl Model {
         n: usize,
         seed: u64,
         stream: usize,
-    ) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray1<i64>>)> {
+    ) -> PyResult<Draws<'py>> {
         let inner = &self.inner;
         let (x, labels) = py
             .detach(|| {
@@ -744,11 +750,7 @@ impl Conditional {
     }
 
     /// Central interval of probability `level` of every coordinate: (lower, upper).
-    fn interval<'py>(
-        &self,
-        py: Python<'py>,
-        level: f64,
-    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>)> {
+    fn interval<'py>(&self, py: Python<'py>, level: f64) -> PyResult<Bounds<'py>> {
         let f = self.full(py)?;
         let (lo, hi) = py.detach(|| f.interval(level)).map_err(py_err)?;
         Ok((

@@ -296,6 +296,9 @@ def test_condition_matches_the_gaussian_formulas(blobs):
     assert draws.shape == (2000, 1)
     assert abs(draws.mean() - c.mean()[0]) < 4 * np.sqrt(c.variance()[0] / 2000)
     np.testing.assert_array_equal(c.missing, mis)
+    np.testing.assert_array_equal(gm.condition(x_o, observed=[-3, -1]).mean(), c.mean())
+    with pytest.raises(ValueError, match="observed indices"):
+        gm.condition(x_o, observed=[0, 3])
     # A mask and several rows.
     many = gm.condition(np.array([x_o, x_o + 1]), observed=np.array([True, False, True]))
     assert len(many) == 2
