@@ -89,8 +89,13 @@ pub struct FitConfig {
     pub reg_covar: f64,
     /// Seed of every random choice.
     pub seed: u64,
-    /// Lloyd iterations of the `kmeans` initialisation (at most; stops when labels settle).
+    /// Lloyd iterations of the `kmeans` initialisation, at most (scikit-learn's `KMeans`
+    /// default, 300); it stops earlier when the labels settle or on `kmeans_tol`.
     pub kmeans_iter: usize,
+    /// Tolerance of the `kmeans` initialisation: Lloyd stops when the total squared shift of
+    /// the centres is at most this times the mean per-feature variance of the data
+    /// (scikit-learn's `KMeans(tol=1e-4)`).
+    pub kmeans_tol: f64,
     /// scikit-learn's `weights_init`: mixing weights (K, in [0, 1], summing to one) that replace
     /// the initialisation's. With all three of `weights_init`, `means_init` and
     /// `precisions_init` given, the initialisation (`init`) is skipped, as scikit-learn does;
@@ -118,7 +123,8 @@ impl Default for FitConfig {
             tol: 1e-3,
             reg_covar: 1e-6,
             seed: 0,
-            kmeans_iter: 30,
+            kmeans_iter: 300,
+            kmeans_tol: 1e-4,
             weights_init: None,
             means_init: None,
             precisions_init: None,
@@ -235,6 +241,13 @@ impl FitConfig {
                 "tol",
                 self.tol,
                 "use a finite tolerance ≥ 0 (default 1e-3)",
+            ));
+        }
+        if !(self.kmeans_tol >= 0.0 && self.kmeans_tol.is_finite()) {
+            return Err(GmmError::param(
+                "kmeans_tol",
+                self.kmeans_tol,
+                "use a finite tolerance ≥ 0 (default 1e-4)",
             ));
         }
         if !(self.reg_covar >= 0.0 && self.reg_covar.is_finite()) {

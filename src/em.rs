@@ -62,7 +62,10 @@ fn initial_stats<B: Backend + ?Sized>(
             xt,
             config.n_components,
             &config.init,
-            config.kmeans_iter,
+            crate::init::KMeansSettings {
+                max_iter: config.kmeans_iter,
+                tol: config.kmeans_tol,
+            },
             &mut seeded_rng(config.seed, init),
         ),
         (other, None) => {

@@ -36,6 +36,24 @@ pub fn synthetic(case: &Case, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
     (x, labels)
 }
 
+/// Overlapping clusters: `k` centres uniform in [−1, 1]ᴰ with unit spread (they overlap),
+/// and labels drawn independently of the data — as an initialisation, they give
+/// responsibilities that stay spread over all components for many iterations (the regime
+/// in which an M-step cannot skip any sample of any component).
+pub fn overlapping(case: &Case, seed: u64) -> (DMatrix<f64>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let centres = DMatrix::<f64>::from_fn(case.k, case.d, |_, _| rng.random::<f64>() * 2.0 - 1.0);
+    let mut x = DMatrix::<f64>::zeros(case.n, case.d);
+    for i in 0..case.n {
+        let c = rng.random_range(0..case.k);
+        for j in 0..case.d {
+            x[(i, j)] = centres[(c, j)] + rng.sample::<f64, _>(StandardNormal);
+        }
+    }
+    let labels = (0..case.n).map(|_| rng.random_range(0..case.k)).collect();
+    (x, labels)
+}
+
 /// Floating-point operations of one EM iteration (a model of the useful work, the same for
 /// both devices): E-step densities and log-sum-exp, M-step means and centred scatter.
 pub fn flops_per_iteration(case: &Case) -> f64 {

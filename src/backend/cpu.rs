@@ -5,12 +5,15 @@
 //! count), and partial sums are combined in block order, so results are bit-identical
 //! whatever the number of threads.
 
+use std::sync::Arc;
+
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
+use crate::backend::moments::{self, Shape, MAX_PACKED_DIM};
 use crate::backend::Backend;
 use crate::covariance::CovarianceType;
-use crate::density::{normalize_in_place, weighted_log_prob};
+use crate::density::{normalize_in_place, Density};
 use crate::error::Result;
 use crate::linalg::{gemm, Strided};
 use crate::params::MixtureParams;
@@ -33,26 +36,51 @@ fn m_groups(n: usize, per_group_bytes: usize) -> Vec<std::ops::Range<usize>> {
         .collect()
 }
 
+/// The mean of the columns of `xt` (D × N), summed over the fixed groups in order.
+fn mean_of_columns(xt: &DMatrix<f64>) -> DVector<f64> {
+    let (d, n) = xt.shape();
+    let partial: Vec<DVector<f64>> = m_groups(n, d * 8)
+        .par_iter()
+        .map(|r| {
+            let mut s = DVector::<f64>::zeros(d);
+            for i in r.clone() {
+                s += xt.column(i);
+            }
+            s
+        })
+        .collect();
+    let mut mean = DVector::<f64>::zeros(d);
+    for p in partial {
+        mean += p;
+    }
+    mean / n.max(1) as f64
+}
+
 /// The f64 CPU backend.
 pub struct CpuBackend {
-    /// Samples as columns, D × N.
-    xt: DMatrix<f64>,
+    /// Samples as columns, D × N (shared with the initialisation, never copied).
+    xt: Arc<DMatrix<f64>>,
     /// Responsibilities, K × N (column i belongs to sample i).
     resp: DMatrix<f64>,
+    /// The shift of the M-step's packed moments: the data's mean.
+    shift: DVector<f64>,
 }
 
 impl CpuBackend {
     /// Takes the data as N × D (one sample per row).
     pub fn new(x: &DMatrix<f64>) -> Self {
+        let xt = x.transpose();
+        let shift = mean_of_columns(&xt);
         CpuBackend {
-            xt: x.transpose(),
+            xt: Arc::new(xt),
             resp: DMatrix::zeros(0, x.nrows()),
+            shift,
         }
     }
 
     /// The data, one sample per column (D × N).
-    pub fn samples_as_columns(&self) -> &DMatrix<f64> {
-        &self.xt
+    pub fn samples_as_columns(&self) -> Arc<DMatrix<f64>> {
+        Arc::clone(&self.xt)
     }
 
     /// `Σ_i r_ik` and `Σ_i r_ik x_i` (D × K), summed over fixed groups in order.
@@ -156,44 +184,44 @@ impl CpuBackend {
         total
     }
 
-    /// Σ_i r_ik (x_ij − μ_kj)² for every k and j, K × D.
-    fn diag_scatter(&self, means: &DMatrix<f64>) -> DMatrix<f64> {
+    /// The M-step statistics of the kept responsibilities as packed moments about the data's
+    /// mean ([`moments`]), per fixed group of samples, summed in group order.
+    fn packed_stats(&self, covariance_type: CovarianceType) -> SufficientStats {
+        let shape = Shape::of(covariance_type);
         let k = self.resp.nrows();
-        let d = self.xt.nrows();
-        let n = self.xt.ncols();
-        let means_rows: Vec<f64> = means.transpose().as_slice().to_vec();
-        let groups = m_groups(n, k * d * 8);
-        let partials: Vec<Vec<f64>> = groups
+        let (d, n) = self.xt.shape();
+        let rows = shape.rows(d);
+        let partials: Vec<DMatrix<f64>> = m_groups(n, rows * k * 8)
             .par_iter()
             .map(|r| {
-                let mut acc = vec![0.0; k * d];
-                let xs = self.xt.as_slice();
-                let rs = self.resp.as_slice();
-                for i in r.clone() {
-                    let x = &xs[i * d..(i + 1) * d];
-                    let resp = &rs[i * k..(i + 1) * k];
-                    for (c, &w) in resp.iter().enumerate() {
-                        if w == 0.0 {
-                            continue;
-                        }
-                        let mu = &means_rows[c * d..(c + 1) * d];
-                        let a = &mut acc[c * d..(c + 1) * d];
-                        for ((av, xv), m) in a.iter_mut().zip(x).zip(mu) {
-                            let t = xv - m;
-                            *av += w * t * t;
-                        }
-                    }
+                let mut acc = DMatrix::<f64>::zeros(rows, k);
+                let mut packed = Vec::new();
+                let mut start = r.start;
+                while start < r.end {
+                    let len = E_BLOCK.min(r.end - start);
+                    moments::accumulate(
+                        shape,
+                        self.xt.columns(start, len),
+                        &self.shift,
+                        self.resp.columns(start, len),
+                        &mut packed,
+                        &mut acc,
+                    );
+                    start += len;
                 }
                 acc
             })
             .collect();
-        let mut total = vec![0.0; k * d];
+        let mut acc = DMatrix::<f64>::zeros(rows, k);
         for p in partials {
-            for (t, v) in total.iter_mut().zip(p) {
-                *t += v;
-            }
+            acc += p;
         }
-        DMatrix::from_row_slice(k, d, &total)
+        moments::to_stats(covariance_type, &acc, &self.shift, n)
+    }
+
+    /// Whether the packed moments serve this covariance type at this D.
+    fn packs(&self, covariance_type: CovarianceType) -> bool {
+        Shape::of(covariance_type) == Shape::Diag || self.xt.nrows() <= MAX_PACKED_DIM
     }
 }
 
@@ -222,20 +250,27 @@ impl Backend for CpuBackend {
         if self.resp.nrows() != k {
             self.resp = DMatrix::zeros(k, n);
         }
-        let xt = &self.xt;
+        let xt = &*self.xt;
+        let density = Density::weighted(params);
         let log_norms: Vec<Result<f64>> = self
             .resp
             .as_mut_slice()
             .par_chunks_mut(k * E_BLOCK)
             .enumerate()
-            .map(|(b, out)| {
-                let start = b * E_BLOCK;
-                let len = out.len() / k;
-                let mut wlp = weighted_log_prob(params, xt.columns(start, len))?;
-                let log_norm = normalize_in_place(&mut wlp);
-                out.copy_from_slice(wlp.as_slice());
-                Ok(log_norm.iter().sum())
-            })
+            .map_init(
+                || (Vec::new(), DMatrix::<f64>::zeros(k, E_BLOCK)),
+                |(scratch, wlp), (b, out)| {
+                    let start = b * E_BLOCK;
+                    let len = out.len() / k;
+                    if wlp.ncols() != len {
+                        *wlp = DMatrix::zeros(k, len);
+                    }
+                    density.eval(xt.columns(start, len), wlp, scratch)?;
+                    let log_norm = normalize_in_place(wlp);
+                    out.copy_from_slice(wlp.as_slice());
+                    Ok(log_norm.iter().sum())
+                },
+            )
             .collect();
         let mut total = 0.0;
         for v in log_norms {
@@ -245,6 +280,11 @@ impl Backend for CpuBackend {
     }
 
     fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<SufficientStats> {
+        if self.packs(covariance_type) {
+            return Ok(self.packed_stats(covariance_type));
+        }
+        // Large D, full or tied: each component's centred product z zᵀ is large enough for
+        // an efficient GEMM of its own.
         let (nk, sx) = self.weighted_sums();
         let sum_x = sx.transpose();
         let stats = SufficientStats {
@@ -258,17 +298,76 @@ impl Backend for CpuBackend {
         };
         // Centred on the means themselves, so the M-step needs no correction.
         let means = stats.means();
-        let scatter = match covariance_type {
-            CovarianceType::Full | CovarianceType::Tied => Scatter::Full(self.full_scatter(&means)),
-            CovarianceType::Diag | CovarianceType::Spherical => {
-                Scatter::Diag(self.diag_scatter(&means))
-            }
-        };
+        let scatter = Scatter::Full(self.full_scatter(&means));
         Ok(SufficientStats {
             shift: means,
             scatter,
             ..stats
         })
+    }
+
+    /// The E-step and the M-step sums in one pass over the data: each block of samples gets
+    /// its responsibilities and adds its packed moments while it is in cache.
+    fn statistics(
+        &mut self,
+        params: &MixtureParams,
+        covariance_type: CovarianceType,
+    ) -> Result<SufficientStats> {
+        if !self.packs(covariance_type) {
+            let log_likelihood = self.e_step(params)?;
+            let mut stats = self.m_step_stats(covariance_type)?;
+            stats.log_likelihood = Some(log_likelihood);
+            return Ok(stats);
+        }
+        let shape = Shape::of(covariance_type);
+        let k = params.n_components();
+        let (d, n) = self.xt.shape();
+        if self.resp.nrows() != k {
+            self.resp = DMatrix::zeros(k, n);
+        }
+        let rows = shape.rows(d);
+        let groups = m_groups(n, rows * k * 8);
+        let step = groups[0].len();
+        let density = Density::weighted(params);
+        let (xt, shift) = (&*self.xt, &self.shift);
+        let partials: Vec<Result<(DMatrix<f64>, f64)>> = self
+            .resp
+            .as_mut_slice()
+            .par_chunks_mut(step * k)
+            .enumerate()
+            .map(|(g, out)| {
+                let start = g * step;
+                let len = out.len() / k;
+                let mut acc = DMatrix::<f64>::zeros(rows, k);
+                let (mut scratch, mut packed) = (Vec::new(), Vec::new());
+                let mut wlp = DMatrix::<f64>::zeros(k, E_BLOCK.min(len));
+                let mut log_likelihood = 0.0;
+                let mut at = 0;
+                while at < len {
+                    let bl = E_BLOCK.min(len - at);
+                    if wlp.ncols() != bl {
+                        wlp = DMatrix::zeros(k, bl);
+                    }
+                    let x = xt.columns(start + at, bl);
+                    density.eval(x, &mut wlp, &mut scratch)?;
+                    log_likelihood += normalize_in_place(&mut wlp).iter().sum::<f64>();
+                    out[at * k..(at + bl) * k].copy_from_slice(wlp.as_slice());
+                    moments::accumulate(shape, x, shift, wlp.as_view(), &mut packed, &mut acc);
+                    at += bl;
+                }
+                Ok((acc, log_likelihood))
+            })
+            .collect();
+        let mut acc = DMatrix::<f64>::zeros(rows, k);
+        let mut log_likelihood = 0.0;
+        for p in partials {
+            let (a, l) = p?;
+            acc += a;
+            log_likelihood += l;
+        }
+        let mut stats = moments::to_stats(covariance_type, &acc, &self.shift, n);
+        stats.log_likelihood = Some(log_likelihood);
+        Ok(stats)
     }
 
     fn responsibilities(&self) -> Result<DMatrix<f64>> {

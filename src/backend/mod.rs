@@ -15,6 +15,7 @@ pub(crate) mod cpu;
 pub(crate) mod gpu;
 pub(crate) mod lowrank;
 pub(crate) mod missing;
+pub(crate) mod moments;
 
 use nalgebra::DMatrix;
 

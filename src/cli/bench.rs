@@ -12,7 +12,7 @@ use rand_distr::StandardNormal;
 use gaussmix::error::Result;
 use gaussmix::gpu::GpuContext;
 use gaussmix::lowrank::Products;
-use gaussmix::synthetic::{flops_per_iteration, one_hot, synthetic, Case};
+use gaussmix::synthetic::{flops_per_iteration, one_hot, overlapping, synthetic, Case};
 use gaussmix::{CovarianceType, Device, Engine, Samples};
 
 /// Arguments of `gaussmix bench`.
@@ -115,6 +115,54 @@ fn gram_table(
     Ok(())
 }
 
+/// The machine's f64 GEMM rate, GFLOP/s: every rayon thread multiplies its own 512 × 512
+/// matrices (`matrixmultiply`, the engine's kernels), best of a few
+/// rounds. The yardstick of the "of GEMM" column.
+fn gemm_peak() -> f64 {
+    use rayon::prelude::*;
+    const S: usize = 512;
+    let threads = rayon::current_num_threads();
+    let a = DMatrix::<f64>::from_fn(S, S, |i, j| ((i * 7 + j * 3) % 13) as f64 * 0.01);
+    let b = a.transpose();
+    let mut best = 0.0f64;
+    for _ in 0..4 {
+        let started = Instant::now();
+        let reps = 3;
+        let check: f64 = (0..threads)
+            .into_par_iter()
+            .map(|_| {
+                let mut c = DMatrix::<f64>::zeros(S, S);
+                for _ in 0..reps {
+                    // SAFETY: three contiguous column-major S × S matrices.
+                    unsafe {
+                        matrixmultiply::dgemm(
+                            S,
+                            S,
+                            S,
+                            1.0,
+                            a.as_ptr(),
+                            1,
+                            S as isize,
+                            b.as_ptr(),
+                            1,
+                            S as isize,
+                            0.0,
+                            c.as_mut_ptr(),
+                            1,
+                            S as isize,
+                        );
+                    }
+                }
+                c[(0, 0)]
+            })
+            .sum();
+        let secs = started.elapsed().as_secs_f64();
+        assert!(check.is_finite());
+        best = best.max((2 * S * S * S * reps * threads) as f64 / secs / 1e9);
+    }
+    best
+}
+
 /// Milliseconds per EM iteration of `engine` on its data, starting from `labels`.
 pub fn time_iterations(
     engine: &mut Engine,
@@ -183,38 +231,68 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     eprintln!("CPU: {} rayon threads, f64", rayon::current_num_threads());
+    let peak = if want_cpu { gemm_peak() } else { f64::NAN };
+    if want_cpu {
+        println!(
+            "f64 GEMM on this machine, now: {peak:.1} GFLOP/s (512 x 512 products, one per thread)"
+        );
+    }
     println!(
-        "{:>9} {:>5} {:>4} {:>10} {:>7} {:>12} {:>9} {:>8}",
-        "samples", "dims", "K", "covariance", "device", "ms/iter", "GFLOP/s", "speedup"
+        "{:>9} {:>5} {:>4} {:>10} {:>10} {:>7} {:>10} {:>9} {:>8} {:>8}",
+        "samples",
+        "dims",
+        "K",
+        "covariance",
+        "resp",
+        "device",
+        "ms/iter",
+        "GFLOP/s",
+        "of GEMM",
+        "speedup"
     );
     for case in &cases {
-        let (x, labels) = synthetic(case, args.seed);
         let flops = flops_per_iteration(case);
-        let mut cpu_ms = None;
-        let row = |device: &str, ms: f64, base: Option<f64>| {
-            println!(
-                "{:>9} {:>5} {:>4} {:>10} {:>7} {:>12.2} {:>9.2} {:>8}",
-                case.n,
-                case.d,
-                case.k,
-                case.covariance.as_str(),
-                device,
-                ms,
-                flops / (ms * 1e-3) / 1e9,
-                base.map_or("".into(), |b| format!("{:.1}x", b / ms))
-            );
-        };
-        let samples = Samples::new(&x)?;
-        if want_cpu {
-            let mut engine = Engine::new(&samples, &Device::Cpu)?;
-            let ms = time_iterations(&mut engine, &labels, case.k, case.covariance, args.iters)?;
-            row("cpu", ms, None);
-            cpu_ms = Some(ms);
-        }
-        if let Some(ctx) = &gpu {
-            let mut engine = Engine::new(&samples, &Device::Gpu(ctx.clone()))?;
-            let ms = time_iterations(&mut engine, &labels, case.k, case.covariance, args.iters)?;
-            row("gpu", ms, cpu_ms);
+        // Well-separated clusters from their true labels, then overlapping clusters from
+        // random labels (spread responsibilities: no sample can be skipped).
+        for (regime, (x, labels)) in [
+            ("separated", synthetic(case, args.seed)),
+            ("spread", overlapping(case, args.seed)),
+        ] {
+            let mut cpu_ms = None;
+            let row = |device: &str, ms: f64, base: Option<f64>| {
+                let rate = flops / (ms * 1e-3) / 1e9;
+                println!(
+                    "{:>9} {:>5} {:>4} {:>10} {:>10} {:>7} {:>10.2} {:>9.2} {:>8} {:>8}",
+                    case.n,
+                    case.d,
+                    case.k,
+                    case.covariance.as_str(),
+                    regime,
+                    device,
+                    ms,
+                    rate,
+                    if device == "cpu" && peak.is_finite() {
+                        format!("{:.0}%", 100.0 * rate / peak)
+                    } else {
+                        String::new()
+                    },
+                    base.map_or("".into(), |b| format!("{:.1}x", b / ms))
+                );
+            };
+            let samples = Samples::new(&x)?;
+            if want_cpu {
+                let mut engine = Engine::new(&samples, &Device::Cpu)?;
+                let ms =
+                    time_iterations(&mut engine, &labels, case.k, case.covariance, args.iters)?;
+                row("cpu", ms, None);
+                cpu_ms = Some(ms);
+            }
+            if let Some(ctx) = &gpu {
+                let mut engine = Engine::new(&samples, &Device::Gpu(ctx.clone()))?;
+                let ms =
+                    time_iterations(&mut engine, &labels, case.k, case.covariance, args.iters)?;
+                row("gpu", ms, cpu_ms);
+            }
         }
     }
     gram_table(args.gram, want_cpu, gpu.as_ref(), args.iters, args.seed)?;

@@ -22,8 +22,8 @@ pub(super) fn fit_cpu(
     progress: Progress<'_>,
 ) -> Result<GaussianMixture> {
     let mut backend = CpuBackend::new(x);
-    let xt = backend.samples_as_columns().clone();
-    em::fit(&mut backend, Some(&xt), config, warm_start, progress)
+    let xt = backend.samples_as_columns();
+    em::fit(&mut backend, Some(&*xt), config, warm_start, progress)
 }
 
 /// Dense EM on a GPU with data from the host. When the f32 statistics of an M-step are

@@ -1,0 +1,252 @@
+//! Squared distances between samples and a few centres in GEMM form,
+//! ‖z‖² − 2 z·c + ‖c‖², on samples centred on their mean (z = x − x̄, as scikit-learn's KMeans
+//! centres its data, so that the cancellation in that form stays small), one cache-sized block
+//! of samples at a time.
+//!
+//! The blocks, and the groups of blocks that run in parallel, depend only on N, and partial
+//! results are combined in group order: every result is the same on any number of threads.
+
+use std::ops::Range;
+
+use nalgebra::{DMatrix, DVector};
+use rayon::prelude::*;
+
+use crate::linalg::{gemm, Strided};
+
+/// Samples per block: the M × BLOCK products stay in cache.
+pub const BLOCK: usize = 1024;
+/// At most this many groups of blocks (the unit of parallel work and of partial sums).
+const MAX_GROUPS: usize = 64;
+
+/// Samples (D × N, one per column) seen relative to their mean.
+pub struct CentredSamples<'a> {
+    xt: &'a DMatrix<f64>,
+    mean: DVector<f64>,
+    /// ‖x_i − x̄‖² of every sample.
+    sq_norms: Vec<f64>,
+    groups: Vec<Range<usize>>,
+}
+
+/// Fixed groups of whole blocks covering `0..n` (they depend on `n` only).
+fn groups_of(n: usize) -> Vec<Range<usize>> {
+    let blocks = n.div_ceil(BLOCK).max(1);
+    let count = blocks.div_ceil(4).clamp(1, MAX_GROUPS);
+    let step = blocks.div_ceil(count) * BLOCK;
+    (0..n.div_ceil(step).max(1))
+        .map(|g| (g * step).min(n)..((g + 1) * step).min(n))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+impl<'a> CentredSamples<'a> {
+    /// The mean and the centred squared norms of the samples in `xt` (D × N, N ≥ 1).
+    pub fn new(xt: &'a DMatrix<f64>) -> Self {
+        let (d, n) = xt.shape();
+        let groups = groups_of(n);
+        let partial: Vec<DVector<f64>> = groups
+            .par_iter()
+            .map(|r| {
+                let mut s = DVector::<f64>::zeros(d);
+                for i in r.clone() {
+                    s += xt.column(i);
+                }
+                s
+            })
+            .collect();
+        let mut mean = DVector::<f64>::zeros(d);
+        for p in partial {
+            mean += p;
+        }
+        mean /= n.max(1) as f64;
+        let mut sq_norms = vec![0.0; n];
+        sq_norms
+            .par_chunks_mut(BLOCK)
+            .enumerate()
+            .for_each(|(b, out)| {
+                for (o, i) in out.iter_mut().zip(b * BLOCK..) {
+                    *o = xt
+                        .column(i)
+                        .iter()
+                        .zip(mean.iter())
+                        .map(|(x, m)| (x - m) * (x - m))
+                        .sum();
+                }
+            });
+        CentredSamples {
+            xt,
+            mean,
+            sq_norms,
+            groups,
+        }
+    }
+
+    /// Number of samples.
+    pub fn n(&self) -> usize {
+        self.xt.ncols()
+    }
+
+    /// Number of features.
+    pub fn d(&self) -> usize {
+        self.xt.nrows()
+    }
+
+    /// ‖x_i − x̄‖².
+    pub fn sq_norm(&self, i: usize) -> f64 {
+        self.sq_norms[i]
+    }
+
+    /// The mean over features of the per-feature variance (scikit-learn's scale for the
+    /// k-means tolerance).
+    pub fn mean_variance(&self) -> f64 {
+        self.sum(&self.sq_norms) / (self.n() * self.d()).max(1) as f64
+    }
+
+    /// Samples per group (all groups but the last have exactly this many).
+    pub fn group_len(&self) -> usize {
+        self.groups[0].len()
+    }
+
+    /// Σ v_i over all samples, summed per group and then in group order (groups are the
+    /// parallel units, combined in this order).
+    pub fn sum(&self, v: &[f64]) -> f64 {
+        let partial: Vec<f64> = self
+            .groups
+            .par_iter()
+            .map(|r| v[r.clone()].iter().sum::<f64>())
+            .collect();
+        partial.iter().sum()
+    }
+
+    /// Samples `idx` as centred columns (D × len).
+    pub fn centred_columns(&self, idx: &[usize]) -> DMatrix<f64> {
+        DMatrix::from_fn(self.d(), idx.len(), |j, c| {
+            self.xt[(j, idx[c])] - self.mean[j]
+        })
+    }
+
+    /// Centres given as the rows of `rows` (M × D, original coordinates), centred, as columns.
+    pub fn centre_rows(&self, rows: &DMatrix<f64>) -> DMatrix<f64> {
+        DMatrix::from_fn(self.d(), rows.nrows(), |j, c| rows[(c, j)] - self.mean[j])
+    }
+
+    /// Walks the samples of `range` block by block: for each sample i, calls `f(i, x_i, p)`
+    /// with x_i the sample's values and p_c = (x_i − x̄) · c_c for every (centred) centre
+    /// column c_c of `centres` (D × M). The product runs on the samples in place, as
+    /// x_i · c_c − x̄ · c_c: its rounding error is relative to |x_i|·|c_c|, not to |x_i|².
+    pub fn walk(
+        &self,
+        range: Range<usize>,
+        centres: &DMatrix<f64>,
+        mut f: impl FnMut(usize, &[f64], &[f64]),
+    ) {
+        let d = self.d();
+        let m = centres.ncols();
+        let offsets: Vec<f64> = centres.column_iter().map(|c| c.dot(&self.mean)).collect();
+        let mut p = DMatrix::<f64>::zeros(m, BLOCK.min(range.len()));
+        let xs = self.xt.as_slice();
+        let mut start = range.start;
+        while start < range.end {
+            let len = BLOCK.min(range.end - start);
+            let xb = self.xt.columns(start, len);
+            let mut pb = p.columns_mut(0, len);
+            gemm(
+                1.0,
+                Strided::of(centres).t(),
+                Strided::view(&xb),
+                0.0,
+                &mut pb,
+            );
+            let ps = p.as_mut_slice();
+            for j in 0..len {
+                let pj = &mut ps[j * m..(j + 1) * m];
+                for (v, o) in pj.iter_mut().zip(&offsets) {
+                    *v -= o;
+                }
+                let i = start + j;
+                f(i, &xs[i * d..(i + 1) * d], pj);
+            }
+            start += len;
+        }
+    }
+
+    /// The mean of the samples.
+    pub fn mean(&self) -> &DVector<f64> {
+        &self.mean
+    }
+}
+
+/// ‖c‖² of every column.
+pub fn sq_norms_of(centres: &DMatrix<f64>) -> Vec<f64> {
+    centres.column_iter().map(|c| c.norm_squared()).collect()
+}
+
+/// The nearest centre (D × K centred columns, see [`CentredSamples::centre_rows`]) of every
+/// sample, ties to the lower index, and its squared distance.
+pub fn nearest(data: &CentredSamples<'_>, centres: &DMatrix<f64>) -> (Vec<usize>, Vec<f64>) {
+    let n = data.n();
+    let cn = sq_norms_of(centres);
+    let mut labels = vec![0usize; n];
+    let mut dist = vec![0.0; n];
+    let step = data.group_len();
+    labels
+        .par_chunks_mut(step)
+        .zip(dist.par_chunks_mut(step))
+        .enumerate()
+        .for_each(|(g, (lab, dis))| {
+            let start = g * step;
+            data.walk(start..start + lab.len(), centres, |i, _x, p| {
+                let (c, best) = argmin_score(&cn, p);
+                lab[i - start] = c;
+                dis[i - start] = (data.sq_norm(i) + best).max(0.0);
+            });
+        });
+    (labels, dist)
+}
+
+/// The centre minimising ‖c‖² − 2 z·c (ties to the lower index) and that score.
+pub fn argmin_score(cn: &[f64], p: &[f64]) -> (usize, f64) {
+    let mut best = (0usize, f64::INFINITY);
+    for (c, (&n2, &pc)) in cn.iter().zip(p).enumerate() {
+        let s = n2 - 2.0 * pc;
+        if s < best.1 {
+            best = (c, s);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_cover_the_samples_in_whole_blocks() {
+        for n in [1, 255, 256, 257, 5000, 200_000, 1_000_003] {
+            let g = groups_of(n);
+            assert_eq!(g.first().unwrap().start, 0);
+            assert_eq!(g.last().unwrap().end, n);
+            for w in g.windows(2) {
+                assert_eq!(w[0].end, w[1].start);
+                assert_eq!(w[0].len() % BLOCK, 0);
+            }
+            assert!(g.len() <= MAX_GROUPS);
+        }
+    }
+
+    #[test]
+    fn gemm_form_distances_match_direct_ones_far_from_the_origin() {
+        // Data offset by 1e6: the centring keeps the GEMM form accurate.
+        let xt = DMatrix::from_fn(5, 700, |j, i| 1e6 + ((i * 7 + j * 3) % 11) as f64 * 0.1);
+        let data = CentredSamples::new(&xt);
+        let rows = DMatrix::from_fn(3, 5, |c, j| 1e6 + (c + j) as f64 * 0.2);
+        let (labels, dist) = nearest(&data, &data.centre_rows(&rows));
+        for i in 0..700 {
+            let direct: Vec<f64> = (0..3)
+                .map(|c| (0..5).map(|j| (xt[(j, i)] - rows[(c, j)]).powi(2)).sum())
+                .collect();
+            let best = direct.iter().copied().fold(f64::INFINITY, f64::min);
+            assert!((dist[i] - best).abs() < 1e-6 * (1.0 + best), "{i}");
+            assert!(direct[labels[i]] <= best + 1e-6);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Initial responsibilities: k-means (k-means++ seeding and Lloyd iterations), k-means++ seeds,
+//! random responsibilities, random samples as seeds, or user-given means or labels.
+//!
+//! Works on samples stored as columns (D × N), as the CPU backend keeps them. Distances are in
+//! GEMM form on centred data ([`distances`]), the seeding is scikit-learn's greedy k-means++
+//! ([`plusplus`]) and Lloyd's iterations stop on scikit-learn's tolerance ([`lloyd`]).
+
+pub mod distances;
+pub mod lloyd;
+pub mod plusplus;
+
+use nalgebra::DMatrix;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::InitMethod;
+use distances::{nearest, CentredSamples};
+use lloyd::lloyd;
+use plusplus::kmeans_plus_plus;
+
+/// The random generator of initialisation `init` under `seed`: one independent stream each
+/// (ChaCha8, so the same seed gives the same numbers on every platform).
+pub fn seeded_rng(seed: u64, init: usize) -> ChaCha8Rng {
+    use rand::SeedableRng;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(init as u64);
+    rng
+}
+
+/// One-hot responsibilities (N × K) from hard labels.
+pub fn one_hot(labels: &[usize], k: usize) -> DMatrix<f64> {
+    let mut resp = DMatrix::<f64>::zeros(labels.len(), k);
+    for (i, &l) in labels.iter().enumerate() {
+        resp[(i, l)] = 1.0;
+    }
+    resp
+}
+
+/// Settings of the k-means initialisation: at most `max_iter` Lloyd passes, stopping when the
+/// total squared centre shift is at most `tol` times the mean per-feature variance
+/// (scikit-learn's `KMeans(max_iter=300, tol=1e-4)`).
+#[derive(Debug, Clone, Copy)]
+pub struct KMeansSettings {
+    /// Lloyd passes, at most.
+    pub max_iter: usize,
+    /// Tolerance on the centre shift, relative to the data's variance.
+    pub tol: f64,
+}
+
+/// Initial responsibilities (N × K) for the samples in `xt` (D × N).
+pub fn initial_responsibilities(
+    xt: &DMatrix<f64>,
+    k: usize,
+    method: &InitMethod,
+    kmeans: KMeansSettings,
+    rng: &mut ChaCha8Rng,
+) -> DMatrix<f64> {
+    let n = xt.ncols();
+    let data = || CentredSamples::new(xt);
+    match method {
+        InitMethod::KMeans => {
+            let data = data();
+            let seeds = kmeans_plus_plus(&data, k, rng);
+            let centres = data.centred_columns(&seeds);
+            one_hot(&lloyd(&data, centres, kmeans.max_iter, kmeans.tol), k)
+        }
+        InitMethod::KMeansPlusPlus => {
+            let data = data();
+            let seeds = kmeans_plus_plus(&data, k, rng);
+            one_hot(&nearest(&data, &data.centred_columns(&seeds)).0, k)
+        }
+        InitMethod::RandomFromData => {
+            let data = data();
+            let seeds = rand::seq::index::sample(rng, n, k).into_vec();
+            one_hot(&nearest(&data, &data.centred_columns(&seeds)).0, k)
+        }
+        InitMethod::Random => {
+            let mut resp = DMatrix::from_fn(n, k, |_, _| rng.random::<f64>());
+            for mut row in resp.row_iter_mut() {
+                let s = row.sum();
+                row /= s;
+            }
+            resp
+        }
+        InitMethod::Means(m) => {
+            let data = data();
+            one_hot(&nearest(&data, &data.centre_rows(m)).0, k)
+        }
+        InitMethod::Labels(l) => one_hot(l, k),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    const SETTINGS: KMeansSettings = KMeansSettings {
+        max_iter: 300,
+        tol: 1e-4,
+    };
+
+    #[test]
+    fn kmeans_separates_two_clusters() {
+        let mut xt = DMatrix::<f64>::zeros(2, 40);
+        for i in 0..40 {
+            let off = if i < 20 { -10.0 } else { 10.0 };
+            xt[(0, i)] = off + (i % 5) as f64 * 0.1;
+            xt[(1, i)] = (i % 3) as f64 * 0.1;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let resp = initial_responsibilities(&xt, 2, &InitMethod::KMeans, SETTINGS, &mut rng);
+        let first = resp.row(0).transpose().imax();
+        for i in 0..20 {
+            assert_eq!(resp.row(i).transpose().imax(), first);
+        }
+        for i in 20..40 {
+            assert_ne!(resp.row(i).transpose().imax(), first);
+        }
+    }
+
+    #[test]
+    fn random_responsibilities_sum_to_one() {
+        let xt = DMatrix::<f64>::from_fn(3, 10, |i, j| (i + j) as f64);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let resp = initial_responsibilities(&xt, 4, &InitMethod::Random, SETTINGS, &mut rng);
+        for row in resp.row_iter() {
+            assert!((row.sum() - 1.0).abs() < 1e-12);
+        }
+    }
+}
