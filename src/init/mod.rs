@@ -128,4 +128,39 @@ mod tests {
             assert!((row.sum() - 1.0).abs() < 1e-12);
         }
     }
+
+    /// With tol = 0, Lloyd runs to a fixed point: every sample is nearest (by direct
+    /// distances) to the mean of its own cluster, and no cluster is empty.
+    #[test]
+    fn lloyd_ends_at_a_fixed_point() {
+        use rand_distr::{Distribution, StandardNormal};
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let (d, n, k) = (3, 3000, 7);
+        let xt = DMatrix::from_fn(d, n, |_, _| {
+            let v: f64 = StandardNormal.sample(&mut rng);
+            v + 100.0
+        });
+        let settings = KMeansSettings {
+            max_iter: 1000,
+            tol: 0.0,
+        };
+        let resp = initial_responsibilities(&xt, k, &InitMethod::KMeans, settings, &mut rng);
+        let labels: Vec<usize> = resp.row_iter().map(|r| r.transpose().imax()).collect();
+        let mut means = DMatrix::<f64>::zeros(d, k);
+        let mut counts = vec![0.0; k];
+        for (i, &l) in labels.iter().enumerate() {
+            means.set_column(l, &(means.column(l) + xt.column(i)));
+            counts[l] += 1.0;
+        }
+        for c in 0..k {
+            assert!(counts[c] > 0.0, "cluster {c} is empty");
+            means.set_column(c, &(means.column(c) / counts[c]));
+        }
+        for (i, &l) in labels.iter().enumerate() {
+            let dist = |c: usize| (xt.column(i) - means.column(c)).norm_squared();
+            for c in 0..k {
+                assert!(dist(l) <= dist(c) + 1e-9, "sample {i}: {l} vs {c}");
+            }
+        }
+    }
 }
