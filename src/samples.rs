@@ -14,6 +14,7 @@
 //! given a matrix.
 
 use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use nalgebra::DMatrix;
 
@@ -41,6 +42,12 @@ impl MatrixInput<'static> for DMatrix<f64> {
 #[derive(Debug, Clone)]
 enum Data<'a> {
     Host(Cow<'a, DMatrix<f64>>),
+    /// One sample per column (D × N), the CPU engine's layout; the N × D form is made only if
+    /// a path asks for it.
+    Columns {
+        xt: Arc<DMatrix<f64>>,
+        rows: OnceLock<DMatrix<f64>>,
+    },
     #[cfg(feature = "gpu")]
     Buffer(&'a wgpu::Buffer),
 }
@@ -154,10 +161,43 @@ impl<'a> Samples<'a> {
         self.missing
     }
 
+    /// The data of a fit given one sample per column (D × N: what a C-order `.npy` file or
+    /// a row-major buffer holds), with the checks of [`Samples::new`]. The CPU engine uses
+    /// this matrix as it is, without a transposed copy.
+    pub fn from_columns(xt: DMatrix<f64>) -> Result<Samples<'static>> {
+        let (d, n) = xt.shape();
+        check_dims(n, d)?;
+        if let Some(t) = xt.iter().position(|v| !v.is_finite()) {
+            return Err(GmmError::NonFinite {
+                row: t / d,
+                column: t % d,
+                value: xt[t],
+            });
+        }
+        Ok(Samples {
+            data: Data::Columns {
+                xt: Arc::new(xt),
+                rows: OnceLock::new(),
+            },
+            n,
+            d,
+            missing: false,
+        })
+    }
+
+    /// The samples as columns (D × N), when they were given that way.
+    pub(crate) fn columns(&self) -> Option<Arc<DMatrix<f64>>> {
+        match &self.data {
+            Data::Columns { xt, .. } => Some(Arc::clone(xt)),
+            _ => None,
+        }
+    }
+
     /// The matrix, when the data are on the host.
     pub fn host_matrix(&self) -> Option<&DMatrix<f64>> {
         match &self.data {
             Data::Host(x) => Some(x),
+            Data::Columns { xt, rows } => Some(rows.get_or_init(|| xt.transpose())),
             #[cfg(feature = "gpu")]
             Data::Buffer(_) => None,
         }
@@ -177,21 +217,23 @@ impl<'a> Samples<'a> {
     pub(crate) fn buffer(&self) -> Option<&'a wgpu::Buffer> {
         match self.data {
             Data::Buffer(b) => Some(b),
-            Data::Host(_) => None,
+            Data::Host(_) | Data::Columns { .. } => None,
         }
     }
 }
 
 /// At least two samples and one feature.
 fn check_shape(x: &DMatrix<f64>) -> Result<()> {
-    if x.nrows() == 0 || x.ncols() == 0 {
+    check_dims(x.nrows(), x.ncols())
+}
+
+fn check_dims(n: usize, d: usize) -> Result<()> {
+    if n == 0 || d == 0 {
         return Err(GmmError::InvalidData(format!(
-            "the data are empty ({} rows × {} columns); give at least two samples with at least one feature",
-            x.nrows(),
-            x.ncols()
+            "the data are empty ({n} rows × {d} columns); give at least two samples with at least one feature"
         )));
     }
-    if x.nrows() < 2 {
+    if n < 2 {
         return Err(GmmError::InvalidData(
             "only one sample: a mixture needs at least two samples to estimate a covariance".into(),
         ));

@@ -69,11 +69,16 @@ pub struct CpuBackend {
 impl CpuBackend {
     /// Takes the data as N × D (one sample per row).
     pub fn new(x: &DMatrix<f64>) -> Self {
-        let xt = x.transpose();
+        Self::from_columns(Arc::new(x.transpose()))
+    }
+
+    /// Takes the data as columns (D × N, one sample per column), shared, not copied.
+    pub fn from_columns(xt: Arc<DMatrix<f64>>) -> Self {
         let shift = mean_of_columns(&xt);
+        let n = xt.ncols();
         CpuBackend {
-            xt: Arc::new(xt),
-            resp: DMatrix::zeros(0, x.nrows()),
+            xt,
+            resp: DMatrix::zeros(0, n),
             shift,
         }
     }

@@ -83,15 +83,14 @@ fn name_init_file(e: GmmError, args: &Args) -> anyhow::Error {
 fn check_warm_start(
     w: &gaussmix::GaussianMixture,
     path: &Path,
-    x: &nalgebra::DMatrix<f64>,
+    n_features: usize,
     config: &FitConfig,
 ) -> anyhow::Result<()> {
-    if w.n_features() != x.ncols() {
+    if w.n_features() != n_features {
         anyhow::bail!(
-            "{}: the warm-start model has {} features but the data have {}; give a model fitted on the same columns",
+            "{}: the warm-start model has {} features but the data have {n_features}; give a model fitted on the same columns",
             path.display(),
             w.n_features(),
-            x.ncols()
         );
     }
     if w.n_components() != config.n_components || w.covariance_type() != config.covariance_type {
@@ -110,8 +109,12 @@ fn check_warm_start(
 /// Runs `gaussmix fit`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     gaussmix::io::check_model_output(&args.output)?;
-    let x = read_data(&args.data)?;
-    let samples = Samples::new(&x).map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
+    // One sample per column: a C-order .npy file is that layout already, and the CPU engine
+    // uses it in place (no transposed copies of the data).
+    let xt = gaussmix::io::read_matrix_columns(&args.data, gaussmix::io::Missing::Reject)?;
+    let (n_features, n_samples) = xt.shape();
+    let samples =
+        Samples::from_columns(xt).map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
     let init = if let Some(p) = &args.means_init {
         InitMethod::Means(read_data(p)?)
     } else if let Some(p) = &args.labels_init {
@@ -131,11 +134,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..FitConfig::default()
     };
     config
-        .validate(x.nrows(), x.ncols())
+        .validate(n_samples, n_features)
         .map_err(|e| name_init_file(e, &args))?;
     let warm = args.warm_start.as_deref().map(load_model).transpose()?;
     if let (Some(w), Some(path)) = (&warm, &args.warm_start) {
-        check_warm_start(w, path, &x, &config)?;
+        check_warm_start(w, path, n_features, &config)?;
     }
     let quiet = args.quiet;
     let mut notice = |s: &str| {
@@ -163,8 +166,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "fitted {} {} components to {} samples × {} features on {}: {} iterations ({}), lower bound {:.6} (mean log-likelihood per sample), {:.3} s; model written to {}",
         model.n_components(),
         model.covariance_type(),
-        x.nrows(),
-        x.ncols(),
+        n_samples,
+        n_features,
         f.device,
         f.n_iter,
         if f.converged { "converged" } else { "not converged: raise --max-iter or --tol" },

@@ -155,8 +155,8 @@ pub fn fit(
         })?;
         return paths::fit_buffer(ctx, buffer, &config, warm_start, progress);
     }
-    let x = samples.matrix()?;
     if samples.has_missing() {
+        let x = samples.matrix()?;
         if on.is_some_and(Device::is_gpu) || choice == DeviceChoice::Gpu {
             say("EM with missing values runs on the CPU (f64): the GPU engine has no missing-value E-step");
         }
@@ -185,16 +185,22 @@ pub fn fit(
         } else if choice == DeviceChoice::Auto && on.is_none() {
             say("the exact low-rank path (fewer samples than dimensions) runs on the CPU: its Gram matrix is too small to gain from a GPU (device=gpu forces it)");
         }
-        return paths::fit_low_rank(x, &config, &device, warm_start, progress);
+        return paths::fit_low_rank(samples.matrix()?, &config, &device, warm_start, progress);
     }
     let device = match on {
         Some(dev) => dev.clone(),
         None => choice.resolve(Work::Dense, &mut say)?,
     };
     match &device {
-        Device::Cpu => paths::fit_cpu(x, &config, warm_start, progress),
+        Device::Cpu => match samples.columns() {
+            Some(xt) => paths::fit_cpu_columns(xt, &config, warm_start, progress),
+            None => paths::fit_cpu(samples.matrix()?, &config, warm_start, progress),
+        },
         #[cfg(feature = "gpu")]
-        Device::Gpu(ctx) => paths::fit_gpu(ctx, x, &config, warm_start, &mut say, progress),
+        Device::Gpu(ctx) => {
+            let x = samples.matrix()?;
+            paths::fit_gpu(ctx, x, &config, warm_start, &mut say, progress)
+        }
     }
 }
 

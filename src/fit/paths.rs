@@ -21,7 +21,25 @@ pub(super) fn fit_cpu(
     warm_start: Option<&GaussianMixture>,
     progress: Progress<'_>,
 ) -> Result<GaussianMixture> {
-    let mut backend = CpuBackend::new(x);
+    run_cpu(CpuBackend::new(x), config, warm_start, progress)
+}
+
+/// Dense EM on the CPU with the samples given as columns (D × N), used in place.
+pub(super) fn fit_cpu_columns(
+    xt: std::sync::Arc<DMatrix<f64>>,
+    config: &ValidFitConfig,
+    warm_start: Option<&GaussianMixture>,
+    progress: Progress<'_>,
+) -> Result<GaussianMixture> {
+    run_cpu(CpuBackend::from_columns(xt), config, warm_start, progress)
+}
+
+fn run_cpu(
+    mut backend: CpuBackend,
+    config: &ValidFitConfig,
+    warm_start: Option<&GaussianMixture>,
+    progress: Progress<'_>,
+) -> Result<GaussianMixture> {
     let xt = backend.samples_as_columns();
     em::fit(&mut backend, Some(&*xt), config, warm_start, progress)
 }

@@ -111,6 +111,32 @@ pub fn read_matrix(path: &Path, missing: Missing) -> Result<DMatrix<f64>> {
     Ok(x)
 }
 
+/// Reads a data matrix as columns (D × N, one sample per column): what [`read_matrix`] reads,
+/// transposed. `.npy` files in C order (NumPy's default) are read without any copy beyond
+/// decoding; the CPU engine works on this layout directly.
+pub fn read_matrix_columns(path: &Path, missing: Missing) -> Result<DMatrix<f64>> {
+    if extension(path) != "npy" || std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Ok(read_matrix(path, missing)?.transpose());
+    }
+    let xt = npy::read_npy_columns(path)?;
+    if xt.nrows() == 0 || xt.ncols() == 0 {
+        return Err(GmmError::file(
+            path,
+            format!(
+                "no data ({} rows × {} columns); the file must hold at least one sample",
+                xt.ncols(),
+                xt.nrows()
+            ),
+        ));
+    }
+    let bad = |v: f64| v.is_infinite() || (v.is_nan() && missing == Missing::Reject);
+    if xt.iter().any(|&v| bad(v)) {
+        // The first bad value in row order is the first in the columns' memory order.
+        check_values(path, &xt.transpose(), missing)?;
+    }
+    Ok(xt)
+}
+
 /// Rejects ±inf always and NaN unless `missing` allows it, naming row and column (0-based, as
 /// NumPy indexes them).
 fn check_values(path: &Path, x: &DMatrix<f64>, missing: Missing) -> Result<()> {

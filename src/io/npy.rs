@@ -187,6 +187,23 @@ pub fn read_npy_matrix(path: &Path) -> Result<DMatrix<f64>> {
     )
 }
 
+/// Reads a data matrix as columns: D × N, one sample per column. A C-order array's values
+/// are already in that layout, so the decoded values become the matrix without a copy.
+pub fn read_npy_columns(path: &Path) -> Result<DMatrix<f64>> {
+    let a = match decode(&read_all(path)?).map_err(|m| GmmError::file(path, m))? {
+        NpyValue::Float(a) => a,
+        other => return matrix_from_value(path, other).map(|m| m.transpose()),
+    };
+    match a.shape.as_slice() {
+        [n] => Ok(DMatrix::from_vec(1, *n, a.data)),
+        [n, d] => {
+            let (n, d) = (*n, *d);
+            Ok(DMatrix::from_vec(d, n, a.data))
+        }
+        _ => to_data_matrix(path, a).map(|m| m.transpose()),
+    }
+}
+
 /// A data matrix from `.npy` bytes; `path` only names it in errors.
 pub fn matrix_from_bytes(path: &Path, bytes: &[u8]) -> Result<DMatrix<f64>> {
     matrix_from_value(path, decode(bytes).map_err(|m| GmmError::file(path, m))?)
