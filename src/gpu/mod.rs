@@ -5,6 +5,8 @@
 //!   one to every fit and query.
 //! - [`kernels`] compiles the WGSL compute shaders of `shaders/` (the E-step and M-step
 //!   statistics that the GPU backend dispatches, `crate::backend::gpu`).
+//! - [`traffic`] counts what moves between host and device ([`Traffic`], from
+//!   [`GpuContext::traffic`]): bytes each way and host round trips.
 //! - [`exact`] computes f64-accurate products `Aᵀ B` in integer arithmetic, for the exact
 //!   low-rank path (its Gram matrix and projections), which f32 cannot serve.
 //!
@@ -15,5 +17,7 @@
 pub mod context;
 pub mod exact;
 pub mod kernels;
+pub mod traffic;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
+pub use traffic::Traffic;

@@ -5,3 +5,4 @@ mod faults;
 mod lowrank;
 mod queries;
 mod shaders;
+mod traffic;
