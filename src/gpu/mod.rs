@@ -12,7 +12,8 @@
 //!
 //! The arithmetic of the EM kernels is f32 (the exact products use none). Covariances are
 //! accumulated as centred scatters (means first), so they do not suffer the cancellation of
-//! `E[xxᵀ] − μμᵀ`; the Cholesky factorisation stays on the host in f64.
+//! `E[xxᵀ] − μμᵀ`; the per-group partial sums are added on the device, pairwise (so one row
+//! of totals comes back per step); the Cholesky factorisation stays on the host in f64.
 
 pub mod context;
 pub mod exact;
