@@ -23,6 +23,7 @@ use crate::stats::SufficientStats;
 pub struct Engine {
     backend: Box<dyn Backend>,
     /// The device the backend runs on (the CPU for the missing-values backend).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
     device: Device,
 }
 
