@@ -1,6 +1,6 @@
 // E-step, second half: log-sum-exp over the components of every sample turns the weighted
 // log-densities into responsibilities (in place) and the per-sample log-likelihood; each
-// workgroup also writes the sum of its samples' log-likelihoods (reduced on the host in f64).
+// workgroup also writes the sum of its samples' log-likelihoods (added by `reduce_groups`).
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read_write> resp: array<f32>;     // rows x k: in wlp, out r

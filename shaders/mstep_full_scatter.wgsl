@@ -1,8 +1,8 @@
 // M-step, second pass for full and tied covariances: the centred weighted scatter
 //   partial[g, k, a, b] = sum_{i in group g} r_ik (x_ia - mu_ka)(x_ib - mu_kb)
-// for the upper 16 x 16 tiles (a-tile <= b-tile) of every component; the host mirrors the
-// lower triangle and adds the groups in f64. Centring before the product keeps f32 free of
-// the cancellation of E[x x^T] - mu mu^T.
+// for the upper 16 x 16 tiles (a-tile <= b-tile) of every component; `reduce_groups` adds
+// the groups on the device and the host mirrors the lower triangle. Centring before the
+// product keeps f32 free of the cancellation of E[x x^T] - mu mu^T.
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> x: array<f32>;              // rows x d

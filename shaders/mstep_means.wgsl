@@ -1,7 +1,7 @@
 // M-step, first pass: per group of samples, the partial sums
 //   partial[g, k, c] = sum_{i in group g} r_ik * [x_i | 1]_c     (c = d gives N_k)
-// i.e. R^T [X | 1] as a 16 x 16-tiled product through workgroup memory. The host adds the
-// groups in f64 and divides to get the means.
+// i.e. R^T [X | 1] as a 16 x 16-tiled product through workgroup memory. `reduce_groups` adds
+// the groups on the device and `mstep_finish_means` divides to get the means.
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> x: array<f32>;              // rows x d

@@ -22,6 +22,9 @@ use crate::stats::SufficientStats;
 /// them (on the GPU, uploaded once) between calls.
 pub struct Engine {
     backend: Box<dyn Backend>,
+    /// The device the backend runs on (the CPU for the missing-values backend).
+    #[cfg_attr(not(feature = "gpu"), allow(dead_code))]
+    device: Device,
 }
 
 impl std::fmt::Debug for Engine {
@@ -52,12 +55,14 @@ impl Engine {
             )?;
             return Ok(Engine {
                 backend: Box::new(b),
+                device: device.clone(),
             });
         }
         let x = samples.matrix()?;
         if samples.has_missing() {
             return Ok(Engine {
                 backend: Box::new(MissingDataBackend::new(x)?),
+                device: Device::Cpu,
             });
         }
         let backend: Box<dyn Backend> = match device {
@@ -65,7 +70,10 @@ impl Engine {
             #[cfg(feature = "gpu")]
             Device::Gpu(ctx) => Box::new(crate::backend::gpu::GpuBackend::from_host(ctx, x)?),
         };
-        Ok(Engine { backend })
+        Ok(Engine {
+            backend,
+            device: device.clone(),
+        })
     }
 
     /// An engine on the exact low-rank path (full covariances, N < D): the Gram matrix of the
@@ -74,7 +82,16 @@ impl Engine {
         let b = LowRankBackend::new_with(samples.matrix()?, &Products::from(device))?;
         Ok(Engine {
             backend: Box::new(b),
+            device: device.clone(),
         })
+    }
+
+    /// The host–device traffic so far of the GPU context this engine runs on (shared with
+    /// every engine and query on that context): subtract a snapshot taken before an
+    /// iteration from one taken after it. `None` on the CPU.
+    #[cfg(feature = "gpu")]
+    pub fn traffic(&self) -> Option<crate::gpu::Traffic> {
+        self.device.gpu_context().map(|c| c.traffic())
     }
 
     /// Where the work runs, in a few words.

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{GmmError, Result};
 use crate::gpu::kernels::Kernels;
+use crate::gpu::traffic::{Traffic, TrafficCounter};
 
 /// How long to wait for a map callback before polling the device again.
 const CALLBACK_POLL: Duration = Duration::from_millis(20);
@@ -105,6 +106,8 @@ struct Inner {
     kernels: OnceLock<Kernels>,
     /// Uncaptured errors and device loss, recorded by callbacks on a device we created.
     faults: Arc<Mutex<Faults>>,
+    /// Bytes written and read back, and host round trips, through this context.
+    traffic: TrafficCounter,
 }
 
 /// A wgpu device and queue with the engine's compiled kernels. Cheap to clone (shared).
@@ -179,6 +182,7 @@ impl GpuContext {
                 limits,
                 kernels: OnceLock::new(),
                 faults,
+                traffic: TrafficCounter::default(),
             }),
             max_chunk_rows: None,
         })
@@ -195,6 +199,7 @@ impl GpuContext {
                 limits: device.limits(),
                 kernels: OnceLock::new(),
                 faults: Arc::new(Mutex::new(Faults::default())),
+                traffic: TrafficCounter::default(),
             }),
             max_chunk_rows: None,
         }
@@ -260,6 +265,19 @@ impl GpuContext {
             ),
             None => format!("gpu (host application's device, f32, max binding {mib:.0} MiB)"),
         }
+    }
+
+    /// The host–device traffic through this context so far (every clone of it, and so every
+    /// engine and query on it, counts): subtract an earlier snapshot to get what happened in
+    /// between, e.g. per EM iteration.
+    pub fn traffic(&self) -> Traffic {
+        self.inner.traffic.snapshot()
+    }
+
+    /// Writes `data` into `buffer` at `offset` through the queue, counting the bytes.
+    pub(crate) fn write_buffer(&self, buffer: &wgpu::Buffer, offset: u64, data: &[u8]) {
+        self.inner.traffic.wrote(data.len() as u64);
+        self.inner.queue.write_buffer(buffer, offset, data);
     }
 
     pub(crate) fn kernels(&self) -> &Kernels {
@@ -345,8 +363,32 @@ impl GpuContext {
         &self,
         sources: &[(&wgpu::Buffer, u64, u64)],
     ) -> Result<Vec<T>> {
+        let enc = self
+            .inner
+            .device
+            .create_command_encoder(&Default::default());
+        self.read_words_after(enc, sources)
+    }
+
+    /// Submits the work recorded in `enc`, then (in the same submission) copies `bytes`
+    /// bytes from `offset` of each `(buffer, offset, bytes)` into one staging buffer, waits
+    /// once, and returns them as f32, in order: one host round trip.
+    pub(crate) fn read_f32_after(
+        &self,
+        enc: wgpu::CommandEncoder,
+        sources: &[(&wgpu::Buffer, u64, u64)],
+    ) -> Result<Vec<f32>> {
+        self.read_words_after(enc, sources)
+    }
+
+    fn read_words_after<T: bytemuck::Pod>(
+        &self,
+        mut enc: wgpu::CommandEncoder,
+        sources: &[(&wgpu::Buffer, u64, u64)],
+    ) -> Result<Vec<T>> {
         let total: u64 = sources.iter().map(|s| s.2).sum();
         if total == 0 {
+            self.inner.queue.submit([enc.finish()]);
             return Ok(Vec::new());
         }
         let device = &self.inner.device;
@@ -358,7 +400,6 @@ impl GpuContext {
                 mapped_at_creation: false,
             })
         })?;
-        let mut enc = device.create_command_encoder(&Default::default());
         let mut at = 0;
         for &(buf, offset, bytes) in sources {
             enc.copy_buffer_to_buffer(buf, offset, &staging, at, bytes);
@@ -369,7 +410,7 @@ impl GpuContext {
     }
 
     /// Maps a `MAP_READ` buffer written by submission `index`, waits, and returns its
-    /// contents as f32.
+    /// contents (one host round trip, counted in [`GpuContext::traffic`]).
     ///
     /// The device may be shared by several threads (the process-wide [`GpuContext::shared`],
     /// or an application's device). wgpu fires a map callback on whichever thread's `poll`
@@ -377,14 +418,6 @@ impl GpuContext {
     /// return with the work done while the callback is still about to run on another thread.
     /// Hence we wait for the callback itself, polling again while it has not come, rather than
     /// expecting it the moment our poll returns.
-    pub(crate) fn map_read(
-        &self,
-        staging: &wgpu::Buffer,
-        index: wgpu::SubmissionIndex,
-    ) -> Result<Vec<f32>> {
-        self.map_read_words(staging, index)
-    }
-
     fn map_read_words<T: bytemuck::Pod>(
         &self,
         staging: &wgpu::Buffer,
@@ -432,6 +465,7 @@ impl GpuContext {
             )));
         }
         self.check_faults()?;
+        self.inner.traffic.read_back(staging.size());
         let out = {
             let view = staging
                 .get_mapped_range(..)

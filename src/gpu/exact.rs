@@ -345,8 +345,7 @@ fn upload(ctx: &GpuContext, what: &str, words: &[u32]) -> Result<wgpu::Buffer> {
             mapped_at_creation: false,
         })
     })?;
-    ctx.queue()
-        .write_buffer(&buf, 0, bytemuck::cast_slice(words));
+    ctx.write_buffer(&buf, 0, bytemuck::cast_slice(words));
     Ok(buf)
 }
 
@@ -375,8 +374,7 @@ fn block_levels(
         usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
     });
-    ctx.queue()
-        .write_buffer(&uniform, 0, bytemuck::bytes_of(&dims));
+    ctx.write_buffer(&uniform, 0, bytemuck::bytes_of(&dims));
     let entries: Vec<wgpu::BindGroupEntry<'_>> = [&uniform, a_buf, b_buf, &levels]
         .iter()
         .enumerate()

@@ -19,13 +19,18 @@ macro_rules! em_kernel {
 }
 
 /// `(name, source)` of every shader, for the pipelines and for validation tests.
-pub const SHADERS: [(&str, &str); 7] = [
+pub const SHADERS: [(&str, &str); 9] = [
     ("estep_full", em_kernel!("estep_full.wgsl")),
     ("estep_diag", em_kernel!("estep_diag.wgsl")),
     ("estep_normalize", em_kernel!("estep_normalize.wgsl")),
     ("mstep_means", em_kernel!("mstep_means.wgsl")),
     ("mstep_diag_scatter", em_kernel!("mstep_diag_scatter.wgsl")),
     ("mstep_full_scatter", em_kernel!("mstep_full_scatter.wgsl")),
+    ("mstep_finish_means", em_kernel!("mstep_finish_means.wgsl")),
+    (
+        "reduce_groups",
+        include_str!("../../shaders/reduce_groups.wgsl"),
+    ),
     (
         "exact_products",
         include_str!("../../shaders/exact_products.wgsl"),
@@ -76,6 +81,10 @@ pub const ESTEP_DIAG_SAMPLES: u32 = 64;
 pub const NORMALIZE_SAMPLES: u32 = 256;
 /// Edge of the square tiles of the M-step kernels.
 pub const TILE: u32 = 16;
+/// Threads per workgroup of the group-sum reduction (`shaders/reduce_groups.wgsl`).
+pub const REDUCE_THREADS: u32 = 256;
+/// Threads per workgroup of the means kernel (`shaders/mstep_finish_means.wgsl`).
+pub const FINISH_MEANS_THREADS: u32 = 64;
 
 /// The uniform block every EM kernel reads (`struct Dims` in `shaders/dims.wgsl`).
 #[repr(C)]
@@ -99,6 +108,25 @@ pub struct Dims {
     pub pad: u32,
 }
 
+/// The uniform block of the group-sum reduction (`struct ReduceDims` in
+/// `shaders/reduce_groups.wgsl`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ReduceDims {
+    /// Rows of partial sums to add.
+    pub groups: u32,
+    /// Floats per row.
+    pub width: u32,
+    /// Columns per workgroup (a power of two up to [`REDUCE_THREADS`]).
+    pub cols: u32,
+    /// Workgroups along x (the rest along y).
+    pub blocks_x: u32,
+    /// Where the totals go in the output buffer, in floats.
+    pub out_offset: u32,
+    /// Padding to 32 bytes.
+    pub pad: [u32; 3],
+}
+
 /// The compute pipelines, built once per device.
 pub struct Kernels {
     /// The full/tied E-step, one pipeline per entry of [`ESTEP_FULL_TILES`].
@@ -108,6 +136,10 @@ pub struct Kernels {
     pub mstep_means: wgpu::ComputePipeline,
     pub mstep_diag_scatter: wgpu::ComputePipeline,
     pub mstep_full_scatter: wgpu::ComputePipeline,
+    /// The means from the reduced first-pass totals, on the device.
+    pub mstep_finish_means: wgpu::ComputePipeline,
+    /// Sums per-group partial statistics on the device.
+    pub reduce_groups: wgpu::ComputePipeline,
     /// Exact integer products for the low-rank path ([`crate::gpu::exact`]).
     pub exact_products: wgpu::ComputePipeline,
 }
@@ -159,6 +191,8 @@ impl Kernels {
             mstep_means: build("mstep_means"),
             mstep_diag_scatter: build("mstep_diag_scatter"),
             mstep_full_scatter: build("mstep_full_scatter"),
+            mstep_finish_means: build("mstep_finish_means"),
+            reduce_groups: build("reduce_groups"),
             exact_products: build("exact_products"),
         }
     }

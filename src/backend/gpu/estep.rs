@@ -1,8 +1,9 @@
-//! The GPU E-step: weighted log-densities and their normalisation on the device, per chunk;
-//! only the per-workgroup log-likelihood sums come back.
+//! The GPU E-step: weighted log-densities and their normalisation on the device, per chunk,
+//! and the log-likelihood summed on the device: one float comes back.
 
 use nalgebra::{DMatrix, DVector};
 
+use super::reduce::row_target;
 use super::{storage_usage, to_f32, GpuBackend, Res};
 use crate::covariance::Covariances;
 use crate::error::{GmmError, Result};
@@ -14,6 +15,16 @@ impl GpuBackend {
     /// The E-step on the device under `params`: keeps responsibilities and per-sample
     /// log-likelihoods on the device and returns their sum (maybe non-finite).
     pub(crate) fn run_e_step(&mut self, params: &MixtureParams) -> Result<f64> {
+        let enc = self.encode_e_step(params)?;
+        let total = &self.state()?.totals.log_likelihood;
+        let v = self.ctx.read_f32_after(enc, &[(total, 0, 4)])?;
+        Ok(v[0] as f64)
+    }
+
+    /// Uploads `params` and records the E-step: responsibilities and per-sample
+    /// log-likelihoods in every chunk, and their sum in `totals.log_likelihood`. Nothing is
+    /// submitted yet.
+    pub(super) fn encode_e_step(&mut self, params: &MixtureParams) -> Result<wgpu::CommandEncoder> {
         self.ctx.check_faults()?;
         let k = params.n_components();
         let d = self.d;
@@ -67,7 +78,9 @@ impl GpuBackend {
         let kernels = self.ctx.kernels();
         let device = self.ctx.device();
         let mut enc = device.create_command_encoder(&Default::default());
-        for chunk in &state.chunks {
+        let n_chunks = state.chunks.len();
+        let totals = &state.totals.log_likelihood;
+        for (ci, chunk) in state.chunks.iter().enumerate() {
             let dims = Dims {
                 shared_factor: shared as u32,
                 ..self.dims(chunk, k)
@@ -105,19 +118,22 @@ impl GpuBackend {
             pass.set_pipeline(&kernels.estep_normalize);
             pass.set_bind_group(0, &norm_bg, &[]);
             pass.dispatch_workgroups((chunk.rows as u32).div_ceil(NORMALIZE_SAMPLES), 1, 1);
+            let (out, at) = row_target(n_chunks, ci, 1, totals, state.totals.ll_chunks.as_ref());
+            let groups = chunk.rows.div_ceil(NORMALIZE_SAMPLES as usize);
+            self.encode_reduce(&mut pass, &chunk.ll_partial, groups, 1, out, at)?;
         }
-        self.ctx.queue().submit([enc.finish()]);
-        let sources: Vec<_> = state
-            .chunks
-            .iter()
-            .map(|c| {
-                let groups = c.rows.div_ceil(NORMALIZE_SAMPLES as usize);
-                (&c.ll_partial, 0, (groups * 4) as u64)
-            })
-            .collect();
-        let partial = self.ctx.read_f32(&sources)?;
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            self.encode_chunk_totals(
+                &mut pass,
+                n_chunks,
+                1,
+                totals,
+                state.totals.ll_chunks.as_ref(),
+            )?;
+        }
         self.state.as_mut().expect("state").has_resp = true;
-        Ok(partial.iter().map(|&v| v as f64).sum())
+        Ok(enc)
     }
 
     /// Per-sample log-likelihoods `log Σ_k π_k N(x_i | μ_k, Σ_k)` of the last E-step.

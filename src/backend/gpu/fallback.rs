@@ -99,13 +99,13 @@ fn mean_variance(stats: &SufficientStats) -> f64 {
 }
 
 impl GpuBackend {
-    /// The M-step statistics from the device, replaced by f64 ones from the CPU (or given a
-    /// larger ridge) when they are unusable.
-    pub(super) fn m_step_with_fallback(
+    /// The M-step statistics `stats` from the device, replaced by f64 ones from the CPU (or
+    /// given a larger ridge) when they are unusable.
+    pub(super) fn with_fallback(
         &mut self,
+        stats: SufficientStats,
         covariance_type: CovarianceType,
     ) -> Result<SufficientStats> {
-        let stats = self.gpu_m_step_stats(covariance_type)?;
         self.m_steps += 1;
         let Some(problem) = stats_problem(&stats, self.reg_covar) else {
             return Ok(stats);

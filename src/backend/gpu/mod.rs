@@ -1,7 +1,10 @@
-//! The GPU backend (split by step: [`estep`], [`mstep`], and the f64 [`fallback`] of unusable
-//! f32 statistics): data and responsibilities stay on the device; per iteration only the
-//! parameters go up (means, precision Cholesky factors, log-constants: K·D·D floats at most)
-//! and only the per-group partial statistics come back, added on the host in f64.
+//! The GPU backend (split by step: [`estep`], [`mstep`], the device-side sums of per-group
+//! partials in [`reduce`], and the f64 [`fallback`] of unusable f32 statistics): data and
+//! responsibilities stay on the device; per iteration only the parameters go up (means,
+//! precision Cholesky factors, log-constants: K·D·D floats at most) and only one row of
+//! totals comes back (the log-likelihood, N_k, Σ r·x, the means and the scatter: O(K·D²)
+//! floats, whatever N). An EM iteration (`Backend::statistics`) is one submission and one
+//! wait: E-step, M-step passes and their reductions are recorded in one command buffer.
 //!
 //! Data larger than one storage binding (`max_storage_buffer_binding_size`) is processed in
 //! chunks of rows: every kernel is dispatched once per chunk on a bound sub-range. Chunks start
@@ -16,6 +19,7 @@ use nalgebra::{DMatrix, DVector};
 mod estep;
 mod fallback;
 mod mstep;
+mod reduce;
 
 use crate::backend::cpu::CpuBackend;
 use crate::backend::Backend;
@@ -64,6 +68,20 @@ struct Chunk {
     ll_partial: wgpu::Buffer,
 }
 
+/// Per-step totals on the device, what the host reads back.
+struct Totals {
+    /// Σ_i log p(x_i) of the last E-step (one float).
+    log_likelihood: wgpu::Buffer,
+    /// One log-likelihood row per chunk, when there are several.
+    ll_chunks: Option<wgpu::Buffer>,
+    /// K × (D + 1): Σ r·x and N_k per component.
+    moments: wgpu::Buffer,
+    /// The scatter sums (K·D·D floats for full and tied, K·D for diag and spherical).
+    scatter: Option<wgpu::Buffer>,
+    /// One row of M-step totals per chunk, when there are several.
+    chunk_rows: Option<wgpu::Buffer>,
+}
+
 /// Everything that depends on the number of components.
 struct State {
     k: usize,
@@ -74,10 +92,12 @@ struct State {
     log_const: wgpu::Buffer,
     /// Precision factors: K·D·D (full), D·D (tied) or K·D (diag, spherical).
     prec: Option<wgpu::Buffer>,
-    /// Means used by the M-step's scatter (K × D).
+    /// Means used by the M-step's scatter (K × D), computed on the device.
     m_means: wgpu::Buffer,
     /// Partial M-step statistics of one chunk.
     partial: Option<wgpu::Buffer>,
+    /// The totals of the partial sums.
+    totals: Totals,
     /// Whether responsibilities have been set or computed.
     has_resp: bool,
 }
@@ -111,6 +131,16 @@ fn plan_groups(rows: usize, per_group_floats: usize) -> (usize, usize) {
     let groups = want.min(by_budget);
     let span = rows.div_ceil(groups).next_multiple_of(TILE as usize);
     (rows.div_ceil(span), span)
+}
+
+/// `total` (Σ log p(x_i) from the device), or the error that some sample has zero density.
+fn finite_log_likelihood(total: f64) -> Result<f64> {
+    if !total.is_finite() {
+        return Err(GmmError::Numerical(format!(
+            "the log-likelihood became {total} on the GPU (f32): some samples have zero density under every component; scale the data, raise reg_covar or use device=cpu (f64)"
+        )));
+    }
+    Ok(total)
 }
 
 fn storage_usage() -> wgpu::BufferUsages {
@@ -278,8 +308,7 @@ impl GpuBackend {
                 data.extend(x.row(i).iter().map(|&v| v as f32));
             }
             let buffer = backend.buffer("the data", rows * d * 4, storage_usage())?;
-            ctx.queue()
-                .write_buffer(&buffer, 0, bytemuck::cast_slice(&data));
+            ctx.write_buffer(&buffer, 0, bytemuck::cast_slice(&data));
             backend.segments.push(Segment {
                 buffer,
                 offset: 0,
@@ -352,6 +381,18 @@ impl GpuBackend {
                 start += rows;
             }
         }
+        let n_chunks = chunks.len();
+        let totals = Totals {
+            log_likelihood: self.buffer("log-likelihood total", 4, storage_usage())?,
+            ll_chunks: if n_chunks > 1 {
+                Some(self.buffer("log-likelihood per chunk", n_chunks * 4, storage_usage())?)
+            } else {
+                None
+            },
+            moments: self.buffer("M-step moments", k * (d + 1) * 4, storage_usage())?,
+            scatter: None,
+            chunk_rows: None,
+        };
         self.state = Some(State {
             k,
             chunks,
@@ -360,23 +401,26 @@ impl GpuBackend {
             prec: None,
             m_means: self.buffer("M-step means", k * d * 4, storage_usage())?,
             partial: None,
+            totals,
             has_resp: false,
         });
         Ok(())
     }
 
     fn uniform(&self, dims: Dims) -> wgpu::Buffer {
+        self.uniform_bytes(bytemuck::bytes_of(&dims))
+    }
+
+    fn uniform_bytes(&self, bytes: &[u8]) -> wgpu::Buffer {
         // create + write rather than mapped-at-creation: a lost device then yields an error
         // at the next wait instead of a panic while mapping.
         let b = self.ctx.device().create_buffer(&wgpu::BufferDescriptor {
             label: Some("gaussmix dims"),
-            size: std::mem::size_of::<Dims>() as u64,
+            size: bytes.len() as u64,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        self.ctx
-            .queue()
-            .write_buffer(&b, 0, bytemuck::bytes_of(&dims));
+        self.ctx.write_buffer(&b, 0, bytes);
         b
     }
 
@@ -430,9 +474,7 @@ impl GpuBackend {
     }
 
     fn write(&self, buffer: &wgpu::Buffer, data: &[f32]) {
-        self.ctx
-            .queue()
-            .write_buffer(buffer, 0, bytemuck::cast_slice(data));
+        self.ctx.write_buffer(buffer, 0, bytemuck::cast_slice(data));
     }
 
     fn state(&self) -> Result<&State> {
@@ -475,17 +517,31 @@ impl Backend for GpuBackend {
     }
 
     fn e_step(&mut self, params: &MixtureParams) -> Result<f64> {
-        let total = self.run_e_step(params)?;
-        if !total.is_finite() {
-            return Err(GmmError::Numerical(format!(
-                "the log-likelihood became {total} on the GPU (f32): some samples have zero density under every component; scale the data, raise reg_covar or use device=cpu (f64)"
-            )));
-        }
-        Ok(total)
+        finite_log_likelihood(self.run_e_step(params)?)
     }
 
     fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<SufficientStats> {
-        self.m_step_with_fallback(covariance_type)
+        let stats = self.gpu_m_step_stats(covariance_type)?;
+        self.with_fallback(stats, covariance_type)
+    }
+
+    /// The E-step and the M-step in one submission, with one wait for all their totals.
+    fn statistics(
+        &mut self,
+        params: &MixtureParams,
+        covariance_type: CovarianceType,
+    ) -> Result<SufficientStats> {
+        let mut enc = self.encode_e_step(params)?;
+        self.encode_m_step(&mut enc, covariance_type)?;
+        let state = self.state()?;
+        let mut sources = vec![(&state.totals.log_likelihood, 0, 4)];
+        sources.extend(self.m_step_sources(covariance_type)?);
+        let words = self.ctx.read_f32_after(enc, &sources)?;
+        let total = finite_log_likelihood(words[0] as f64)?;
+        let stats = self.parse_m_step(covariance_type, &words[1..])?;
+        let mut stats = self.with_fallback(stats, covariance_type)?;
+        stats.log_likelihood = Some(total);
+        Ok(stats)
     }
 
     fn responsibilities(&self) -> Result<DMatrix<f64>> {

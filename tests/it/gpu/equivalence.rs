@@ -1,11 +1,12 @@
-//! The GPU backend (f32 on the device, f64 reductions on the host) agrees with the f64 CPU
+//! The GPU backend (f32 on the device, its sums too) agrees with the f64 CPU
 //! backend on the same data and the same (label) initialisation, for every covariance type,
 //! odd dimensions (not multiples of the 16/64 tiles), K = 1, tiny N, and data processed in
 //! many chunks (forced small through the chunk-size knob so it stays fast on lavapipe).
 //!
 //! Without an adapter these tests print a notice and pass, unless `CI=true`, where they fail.
 //!
-//! Tolerances (f32 has a relative precision of 6e-8; sums run over ≤ 1024 samples per group):
+//! Tolerances (f32 has a relative precision of 6e-8; sums run over ≤ 1024 samples per group,
+//! and the groups are added pairwise on the device; `precision.rs` checks many groups):
 //! counts 1e-5 relative; means 1e-4 × data scale; covariances 2e-4 × the largest entry;
 //! per-sample log-likelihoods 2e-4 × (1 + |value|); responsibilities 1e-3 absolute;
 //! lower-bound history 1e-4 × (1 + |value|).

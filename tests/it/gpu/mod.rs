@@ -3,5 +3,7 @@
 mod equivalence;
 mod faults;
 mod lowrank;
+mod precision;
 mod queries;
 mod shaders;
+mod traffic;
