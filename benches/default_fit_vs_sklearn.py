@@ -76,7 +76,7 @@ def run_gaussmix(exe, path, k, cov, out):
     if cov != "full":
         cmd += ["--covariance", cov]
     t = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     secs = time.perf_counter() - t
     m = np.load(out)
     return secs, int(m["n_iter_"]), float(m["lower_bound_"]), (m["weights_"], m["means_"], m["precisions_cholesky_"])

@@ -163,26 +163,57 @@ fn gemm_peak() -> f64 {
     best
 }
 
-/// Milliseconds per EM iteration of `engine` on its data, starting from `labels`.
+/// Milliseconds per EM iteration of `engine` on its data, starting from `labels`, and on a GPU
+/// the host ↔ device traffic per iteration (bytes each way, host round trips).
 pub fn time_iterations(
     engine: &mut Engine,
     labels: &[usize],
     k: usize,
     covariance: CovarianceType,
     iters: usize,
-) -> Result<f64> {
+) -> Result<(f64, Option<PerIteration>)> {
     engine.set_responsibilities(&one_hot(labels, k))?;
     let mut params = engine.m_step(covariance)?.to_params(1e-6)?;
-    let mut step = |params: &mut gaussmix::MixtureParams| -> Result<()> {
+    fn step(
+        engine: &mut Engine,
+        params: &mut gaussmix::MixtureParams,
+        covariance: CovarianceType,
+    ) -> Result<()> {
         *params = engine.statistics(params, covariance)?.to_params(1e-6)?;
         Ok(())
-    };
-    step(&mut params)?; // warm-up (pipelines, allocations)
+    }
+    step(engine, &mut params, covariance)?; // warm-up (pipelines, allocations)
+    let before = engine.traffic();
     let started = Instant::now();
     for _ in 0..iters.max(1) {
-        step(&mut params)?;
+        step(engine, &mut params, covariance)?;
     }
-    Ok(started.elapsed().as_secs_f64() * 1e3 / iters.max(1) as f64)
+    let ms = started.elapsed().as_secs_f64() * 1e3 / iters.max(1) as f64;
+    let per = before.zip(engine.traffic()).map(|(b, a)| {
+        let t = a.since(&b);
+        let it = iters.max(1) as f64;
+        PerIteration {
+            to_device: t.bytes_to_device as f64 / it,
+            from_device: t.bytes_from_device as f64 / it,
+            round_trips: t.round_trips as f64 / it,
+        }
+    });
+    Ok((ms, per))
+}
+
+/// Host ↔ device traffic of one GPU EM iteration.
+#[derive(Debug, Clone, Copy)]
+pub struct PerIteration {
+    /// Bytes written to the device.
+    pub to_device: f64,
+    /// Bytes read back from the device.
+    pub from_device: f64,
+    /// Waits of the host on the device.
+    pub round_trips: f64,
+}
+
+fn kb(bytes: f64) -> String {
+    format!("{:.1} kB", bytes / 1e3)
 }
 
 /// Runs `gaussmix bench`.
@@ -231,14 +262,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     eprintln!("CPU: {} rayon threads, f64", rayon::current_num_threads());
-    let peak = if want_cpu { gemm_peak() } else { f64::NAN };
     if want_cpu {
         println!(
-            "f64 GEMM on this machine, now: {peak:.1} GFLOP/s (512 x 512 products, one per thread)"
+            "GFLOP/s: useful work (synthetic::flops_per_iteration) per second; of GEMM: that over the f64 GEMM rate measured just before the row (512 x 512 products, one per thread)"
         );
     }
     println!(
-        "{:>9} {:>5} {:>4} {:>10} {:>10} {:>7} {:>10} {:>9} {:>8} {:>8}",
+        "{:>9} {:>5} {:>4} {:>10} {:>10} {:>7} {:>10} {:>9} {:>12} {:>8}   {}",
         "samples",
         "dims",
         "K",
@@ -248,7 +278,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "ms/iter",
         "GFLOP/s",
         "of GEMM",
-        "speedup"
+        "speedup",
+        "GPU per iteration: to device / read back / round trips"
     );
     for case in &cases {
         let flops = flops_per_iteration(case);
@@ -259,10 +290,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ("spread", overlapping(case, args.seed)),
         ] {
             let mut cpu_ms = None;
-            let row = |device: &str, ms: f64, base: Option<f64>| {
+            let mut peak = f64::NAN;
+            #[rustfmt::skip]
+            let row = |device: &str, ms: f64, peak: f64, base: Option<f64>, traffic: Option<PerIteration>| {
                 let rate = flops / (ms * 1e-3) / 1e9;
                 println!(
-                    "{:>9} {:>5} {:>4} {:>10} {:>10} {:>7} {:>10.2} {:>9.2} {:>8} {:>8}",
+                    "{:>9} {:>5} {:>4} {:>10} {:>10} {:>7} {:>10.2} {:>9.2} {:>12} {:>8}   {}",
                     case.n,
                     case.d,
                     case.k,
@@ -272,26 +305,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     ms,
                     rate,
                     if device == "cpu" && peak.is_finite() {
-                        format!("{:.0}%", 100.0 * rate / peak)
+                        format!("{:.0}% of {peak:.0}", 100.0 * rate / peak)
                     } else {
                         String::new()
                     },
-                    base.map_or("".into(), |b| format!("{:.1}x", b / ms))
+                    base.map_or("".into(), |b| format!("{:.1}x", b / ms)),
+                    traffic.map_or(String::new(), |t| format!(
+                        "{} / {} / {:.1}",
+                        kb(t.to_device),
+                        kb(t.from_device),
+                        t.round_trips
+                    ))
                 );
             };
             let samples = Samples::new(&x)?;
             if want_cpu {
                 let mut engine = Engine::new(&samples, &Device::Cpu)?;
-                let ms =
+                peak = gemm_peak();
+                let (ms, _) =
                     time_iterations(&mut engine, &labels, case.k, case.covariance, args.iters)?;
-                row("cpu", ms, None);
+                row("cpu", ms, peak, None, None);
                 cpu_ms = Some(ms);
             }
             if let Some(ctx) = &gpu {
                 let mut engine = Engine::new(&samples, &Device::Gpu(ctx.clone()))?;
-                let ms =
+                let (ms, traffic) =
                     time_iterations(&mut engine, &labels, case.k, case.covariance, args.iters)?;
-                row("gpu", ms, cpu_ms);
+                row("gpu", ms, peak, cpu_ms, traffic);
             }
         }
     }
