@@ -509,7 +509,10 @@ mod tests {
                 .map(|j| rows.iter().map(|&i| x[(i, j)]).sum::<f64>() / rows.len() as f64)
                 .collect();
             for j in 0..d {
-                let var: f64 = rows.iter().map(|&i| (x[(i, j)] - mean[j]).powi(2)).sum::<f64>()
+                let var: f64 = rows
+                    .iter()
+                    .map(|&i| (x[(i, j)] - mean[j]).powi(2))
+                    .sum::<f64>()
                     / rows.len() as f64;
                 let got = match &params.covariances {
                     Covariances::Full(c) => c[1][(j, j)],

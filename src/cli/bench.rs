@@ -268,7 +268,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     println!(
-        "{:>9} {:>5} {:>4} {:>10} {:>10} {:>7} {:>10} {:>9} {:>12} {:>8}   {}",
+        "{:>9} {:>5} {:>4} {:>10} {:>10} {:>7} {:>10} {:>9} {:>12} {:>8}   GPU per iteration: to device / read back / round trips",
         "samples",
         "dims",
         "K",
@@ -279,7 +279,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "GFLOP/s",
         "of GEMM",
         "speedup",
-        "GPU per iteration: to device / read back / round trips"
     );
     for case in &cases {
         let flops = flops_per_iteration(case);

@@ -152,9 +152,9 @@ mod tests {
             means.set_column(l, &(means.column(l) + xt.column(i)));
             counts[l] += 1.0;
         }
-        for c in 0..k {
-            assert!(counts[c] > 0.0, "cluster {c} is empty");
-            means.set_column(c, &(means.column(c) / counts[c]));
+        for (c, &count) in counts.iter().enumerate() {
+            assert!(count > 0.0, "cluster {c} is empty");
+            means.set_column(c, &(means.column(c) / count));
         }
         for (i, &l) in labels.iter().enumerate() {
             let dist = |c: usize| (xt.column(i) - means.column(c)).norm_squared();

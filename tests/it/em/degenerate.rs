@@ -97,3 +97,34 @@ fn collapsed_component_without_regularisation_is_a_clear_error() {
         "{msg}"
     );
 }
+
+/// A component collapsed onto three identical points, for every covariance type. Without
+/// regularisation: full covariances stop with a clear error naming component 1; tied ones
+/// (pooled, so positive definite) and diag and spherical ones (whose variances are the
+/// rounding of the mean, about 1e-27, positive, as in scikit-learn) give a finite model, or
+/// the same error — never NaN. With the default `reg_covar`, a finite model for every type.
+#[test]
+fn collapsed_component_for_every_covariance_type() {
+    let mut x = DMatrix::from_fn(40, 2, |i, j| ((i * 7 + j * 3) % 13) as f64);
+    for i in 0..3 {
+        x[(i, 0)] = 100.0;
+        x[(i, 1)] = 100.0;
+    }
+    let labels: Vec<usize> = (0..40).map(|i| usize::from(i < 3)).collect();
+    for ct in CovarianceType::ALL {
+        let cfg = FitConfig::new(2)
+            .covariance_type(ct)
+            .init(InitMethod::Labels(labels.clone()));
+        match (ct, fit_cpu(&x, &cfg.clone().reg_covar(0.0))) {
+            (CovarianceType::Full, Ok(_)) => panic!("full: a singular covariance was accepted"),
+            (_, Ok(m)) => assert_finite(&m, &format!("{ct}, collapsed, reg 0")),
+            (CovarianceType::Tied, Err(e)) => panic!("tied: {e}"),
+            (_, Err(e @ GmmError::NotPositiveDefinite { component: 1, .. })) => {
+                assert!(e.to_string().contains("reg_covar"), "{ct}: {e}")
+            }
+            (ct, Err(e)) => panic!("{ct}: {e}"),
+        }
+        let m = fit_cpu(&x, &cfg).unwrap_or_else(|e| panic!("{ct}, default reg_covar: {e}"));
+        assert_finite(&m, &format!("{ct}, collapsed, default reg_covar"));
+    }
+}
