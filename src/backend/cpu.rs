@@ -526,4 +526,43 @@ mod tests {
             }
         }
     }
+
+    /// The fused pass (`statistics`: E-step and moments block by block) gives the statistics
+    /// of the separate E-step then M-step, for every covariance type.
+    #[test]
+    fn the_fused_pass_equals_the_e_step_then_the_m_step() {
+        let x = DMatrix::from_fn(3000, 5, |i, j| {
+            (((i * 31 + j * 17) % 23) as f64 - 11.0) * 0.2 + (i % 3) as f64 * 1.5
+        });
+        let labels: Vec<usize> = (0..3000).map(|i| (i * 7) % 3).collect();
+        for ct in CovarianceType::ALL {
+            let mut b = CpuBackend::new(&x);
+            b.set_responsibilities(&crate::init::one_hot(&labels, 3))
+                .unwrap();
+            let params = b.m_step_stats(ct).unwrap().to_params(1e-6).unwrap();
+            let fused = b.statistics(&params, ct).unwrap();
+            let ll = b.e_step(&params).unwrap();
+            let apart = b.m_step_stats(ct).unwrap();
+            assert!((fused.log_likelihood.unwrap() - ll).abs() < 1e-9 * ll.abs());
+            let (pf, pa) = (
+                fused.to_params(1e-6).unwrap(),
+                apart.to_params(1e-6).unwrap(),
+            );
+            assert!((&pf.means - &pa.means).amax() < 1e-12, "{ct}");
+            assert!((&pf.weights - &pa.weights).amax() < 1e-14, "{ct}");
+            let entries = |c: &Covariances| -> Vec<f64> {
+                match c {
+                    Covariances::Full(m) => m.iter().flat_map(|m| m.iter().copied()).collect(),
+                    Covariances::Tied(m) | Covariances::Diag(m) => m.iter().copied().collect(),
+                    Covariances::Spherical(v) => v.iter().copied().collect(),
+                    Covariances::LowRank(_) => unreachable!(),
+                }
+            };
+            let (cf, ca) = (entries(&pf.covariances), entries(&pa.covariances));
+            assert_eq!(cf.len(), ca.len());
+            for (f, a) in cf.iter().zip(&ca) {
+                assert!((f - a).abs() < 1e-12 * (1.0 + a.abs()), "{ct}");
+            }
+        }
+    }
 }
