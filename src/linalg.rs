@@ -1,7 +1,7 @@
 //! Small dense kernels on column-major f64 blocks: a strided GEMM (through `matrixmultiply`,
 //! the kernel nalgebra itself uses) and a stable log-sum-exp.
 
-use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
+use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut, DVector};
 
 /// `ln(2π)`.
 pub(crate) const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -107,6 +107,28 @@ pub fn gemm(
             ccs as isize,
         );
     }
+}
+
+/// The mean of the columns of `xt` (D × N): each group of columns summed (in parallel), then
+/// the groups in order, so the result depends on the groups, never on the thread count.
+pub fn mean_of_columns(xt: &DMatrix<f64>, groups: &[std::ops::Range<usize>]) -> DVector<f64> {
+    use rayon::prelude::*;
+    let (d, n) = xt.shape();
+    let partial: Vec<DVector<f64>> = groups
+        .par_iter()
+        .map(|r| {
+            let mut s = DVector::<f64>::zeros(d);
+            for i in r.clone() {
+                s += xt.column(i);
+            }
+            s
+        })
+        .collect();
+    let mut mean = DVector::<f64>::zeros(d);
+    for p in partial {
+        mean += p;
+    }
+    mean / n.max(1) as f64
 }
 
 /// `log Σ exp(v)` computed stably; `-inf` for an empty or all `-inf` input.

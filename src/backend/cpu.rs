@@ -11,11 +11,11 @@ use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
 use crate::backend::moments::{self, Shape, MAX_PACKED_DIM};
-use crate::backend::Backend;
+use crate::backend::{separate_statistics, Backend};
 use crate::covariance::CovarianceType;
 use crate::density::{normalize_in_place, Density};
 use crate::error::Result;
-use crate::linalg::{gemm, Strided};
+use crate::linalg::{gemm, mean_of_columns, Strided};
 use crate::params::MixtureParams;
 use crate::stats::{Scatter, SufficientStats};
 
@@ -40,26 +40,6 @@ fn m_groups(n: usize, per_group_bytes: usize) -> Vec<std::ops::Range<usize>> {
 /// again about its own mean: 10⁴, i.e. at most 4 of f64's 16 digits.
 const CANCELLATION_LIMIT: f64 = 1e4;
 
-/// The mean of the columns of `xt` (D × N), summed over the fixed groups in order.
-fn mean_of_columns(xt: &DMatrix<f64>) -> DVector<f64> {
-    let (d, n) = xt.shape();
-    let partial: Vec<DVector<f64>> = m_groups(n, d * 8)
-        .par_iter()
-        .map(|r| {
-            let mut s = DVector::<f64>::zeros(d);
-            for i in r.clone() {
-                s += xt.column(i);
-            }
-            s
-        })
-        .collect();
-    let mut mean = DVector::<f64>::zeros(d);
-    for p in partial {
-        mean += p;
-    }
-    mean / n.max(1) as f64
-}
-
 /// The f64 CPU backend.
 pub struct CpuBackend {
     /// Samples as columns, D × N (shared with the initialisation, never copied).
@@ -78,7 +58,7 @@ impl CpuBackend {
 
     /// Takes the data as columns (D × N, one sample per column), shared, not copied.
     pub fn from_columns(xt: Arc<DMatrix<f64>>) -> Self {
-        let shift = mean_of_columns(&xt);
+        let shift = mean_of_columns(&xt, &m_groups(xt.ncols(), xt.nrows() * 8));
         let n = xt.ncols();
         CpuBackend {
             xt,
@@ -416,10 +396,7 @@ impl Backend for CpuBackend {
         covariance_type: CovarianceType,
     ) -> Result<SufficientStats> {
         if !self.packs(covariance_type) {
-            let log_likelihood = self.e_step(params)?;
-            let mut stats = self.m_step_stats(covariance_type)?;
-            stats.log_likelihood = Some(log_likelihood);
-            return Ok(stats);
+            return separate_statistics(self, params, covariance_type);
         }
         let shape = Shape::of(covariance_type);
         let k = params.n_components();

@@ -35,6 +35,20 @@ pub(crate) fn check_responsibility_rows(resp: &DMatrix<f64>, n_samples: usize) -
     Ok(())
 }
 
+/// One EM iteration's statistics as two steps: the E-step under `params`, then the M-step sums
+/// of its responsibilities, with the E-step's log-likelihood. What [`Backend::statistics`]
+/// does unless a backend fuses the two.
+pub(crate) fn separate_statistics<B: Backend + ?Sized>(
+    backend: &mut B,
+    params: &MixtureParams,
+    covariance_type: CovarianceType,
+) -> Result<SufficientStats> {
+    let log_likelihood = backend.e_step(params)?;
+    let mut stats = backend.m_step_stats(covariance_type)?;
+    stats.log_likelihood = Some(log_likelihood);
+    Ok(stats)
+}
+
 /// The mean per-sample log-likelihood of an E-step, or the error that some sample has
 /// zero density under every component.
 pub(crate) fn finite_lower_bound(mean: f64) -> Result<f64> {
@@ -77,10 +91,7 @@ pub trait Backend {
         params: &MixtureParams,
         covariance_type: CovarianceType,
     ) -> Result<SufficientStats> {
-        let log_likelihood = self.e_step(params)?;
-        let mut stats = self.m_step_stats(covariance_type)?;
-        stats.log_likelihood = Some(log_likelihood);
-        Ok(stats)
+        separate_statistics(self, params, covariance_type)
     }
 
     /// The ridge the EM loop will add (a GPU backend checks its f32 statistics against it);

@@ -11,7 +11,7 @@ use std::ops::Range;
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
-use crate::linalg::{gemm, Strided};
+use crate::linalg::{gemm, mean_of_columns, Strided};
 
 /// Samples per block: the M × BLOCK products stay in cache.
 pub const BLOCK: usize = 1024;
@@ -41,23 +41,9 @@ fn groups_of(n: usize) -> Vec<Range<usize>> {
 impl<'a> CentredSamples<'a> {
     /// The mean and the centred squared norms of the samples in `xt` (D × N, N ≥ 1).
     pub fn new(xt: &'a DMatrix<f64>) -> Self {
-        let (d, n) = xt.shape();
+        let n = xt.ncols();
         let groups = groups_of(n);
-        let partial: Vec<DVector<f64>> = groups
-            .par_iter()
-            .map(|r| {
-                let mut s = DVector::<f64>::zeros(d);
-                for i in r.clone() {
-                    s += xt.column(i);
-                }
-                s
-            })
-            .collect();
-        let mut mean = DVector::<f64>::zeros(d);
-        for p in partial {
-            mean += p;
-        }
-        mean /= n.max(1) as f64;
+        let mean = mean_of_columns(xt, &groups);
         let mut sq_norms = vec![0.0; n];
         sq_norms
             .par_chunks_mut(BLOCK)

@@ -97,16 +97,7 @@ pub fn read_matrix(path: &Path, missing: Missing) -> Result<DMatrix<f64>> {
             }
         }
     };
-    if x.nrows() == 0 || x.ncols() == 0 {
-        return Err(GmmError::file(
-            path,
-            format!(
-                "no data ({} rows × {} columns); the file must hold at least one sample",
-                x.nrows(),
-                x.ncols()
-            ),
-        ));
-    }
+    check_not_empty(path, x.nrows(), x.ncols())?;
     check_values(path, &x, missing)?;
     Ok(x)
 }
@@ -119,28 +110,36 @@ pub fn read_matrix_columns(path: &Path, missing: Missing) -> Result<DMatrix<f64>
         return Ok(read_matrix(path, missing)?.transpose());
     }
     let xt = npy::read_npy_columns(path)?;
-    if xt.nrows() == 0 || xt.ncols() == 0 {
-        return Err(GmmError::file(
-            path,
-            format!(
-                "no data ({} rows × {} columns); the file must hold at least one sample",
-                xt.ncols(),
-                xt.nrows()
-            ),
-        ));
-    }
-    let bad = |v: f64| v.is_infinite() || (v.is_nan() && missing == Missing::Reject);
-    if xt.iter().any(|&v| bad(v)) {
+    check_not_empty(path, xt.ncols(), xt.nrows())?;
+    if xt.iter().any(|&v| is_bad(v, missing)) {
         // The first bad value in row order is the first in the columns' memory order.
         check_values(path, &xt.transpose(), missing)?;
     }
     Ok(xt)
 }
 
+/// A data matrix of `rows` × `cols` holds at least one value.
+fn check_not_empty(path: &Path, rows: usize, cols: usize) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        return Err(GmmError::file(
+            path,
+            format!(
+                "no data ({rows} rows × {cols} columns); the file must hold at least one sample"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// ±inf always, and NaN unless `missing` allows it.
+fn is_bad(v: f64, missing: Missing) -> bool {
+    v.is_infinite() || (v.is_nan() && missing == Missing::Reject)
+}
+
 /// Rejects ±inf always and NaN unless `missing` allows it, naming row and column (0-based, as
 /// NumPy indexes them).
 fn check_values(path: &Path, x: &DMatrix<f64>, missing: Missing) -> Result<()> {
-    let bad = |v: f64| v.is_infinite() || (v.is_nan() && missing == Missing::Reject);
+    let bad = |v: f64| is_bad(v, missing);
     if !x.iter().any(|&v| bad(v)) {
         return Ok(());
     }
