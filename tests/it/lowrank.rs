@@ -448,3 +448,35 @@ fn conditioning_a_low_rank_model_equals_conditioning_its_dense_export() {
         );
     }
 }
+
+/// The README's face-completion figures, from what `gaussmix faces` prints (8 held-out faces,
+/// K = 24, seed 0, tol 1e-3, max_iter 100), to the digits it prints: the mixture's RMSE per
+/// pixel and both baselines, and the smoother completions of a larger ridge.
+#[test]
+fn the_readme_face_completion_figures_hold() {
+    let faces = gaussmix::faces::olivetti_faces().unwrap();
+    let complete = |reg_covar: f64| {
+        let config = FitConfig::new(24)
+            .seed(0)
+            .tol(1e-3)
+            .max_iter(100)
+            .reg_covar(reg_covar);
+        gaussmix::faces::complete_held_out(&faces, &config, 8, DeviceChoice::Cpu).unwrap()
+    };
+    let near = |got: f64, printed: f64| (got - printed).abs() <= 0.5e-4 + 1e-12;
+    let c = complete(1e-6);
+    assert!(
+        near(c.rmse, 0.1107) && near(c.rmse_mean_face, 0.1623) && near(c.rmse_nearest_face, 0.1225),
+        "mixture {} mean face {} nearest face {}",
+        c.rmse,
+        c.rmse_mean_face,
+        c.rmse_nearest_face
+    );
+    assert!(c.rmse < c.rmse_nearest_face && c.rmse_nearest_face < c.rmse_mean_face);
+    let smooth = complete(1e-2).rmse;
+    let smoother = complete(0.1).rmse;
+    assert!(
+        near(smooth, 0.1070) && near(smoother, 0.1025),
+        "reg_covar 1e-2: {smooth}, 0.1: {smoother}"
+    );
+}

@@ -110,16 +110,18 @@ fn em_with_20_percent_missing_recovers_the_parameters() {
     let model = fit_with_missing(&holes, &config).unwrap();
     assert!(model.summary().converged);
     let (ew, em, ec) = errors(model.params(), &truth(), false);
-    assert!(ew < 0.03, "weights off by {ew}");
-    assert!(em < 0.12, "means off by {em}");
-    assert!(ec < 0.15, "covariances off by {ec}");
+    // The README's figures ("weights to 0.012, means to 0.062 and covariances to 0.060", "off
+    // by 3.05"), at the digits it prints: the fit is seeded and the same on any thread count.
+    assert!(ew <= 0.0125, "weights off by {ew}");
+    assert!(em <= 0.0625, "means off by {em}");
+    assert!(ec <= 0.0605, "covariances off by {ec}");
     // The correction matters: fitting mean-imputed data shrinks the variances and pulls
     // points to the column means, so it is much further off.
     let naive = fit_cpu(&mean_imputed(&holes).unwrap(), &config).unwrap();
     let (_, _, naive_ec) = errors(naive.params(), &truth(), false);
     eprintln!("20% missing: weights {ew:.4}, means {em:.4}, covariances {ec:.4}; mean-imputed covariances {naive_ec:.4}");
     assert!(
-        naive_ec > 2.0 * ec,
+        (naive_ec - 3.05).abs() <= 0.005 && naive_ec > 40.0 * ec,
         "naive covariance error {naive_ec} vs {ec}"
     );
     // and the missing-data fit is close to the fit on the complete data
