@@ -9,6 +9,7 @@ use crate::covariance::{
     covariance_from_precision_cholesky, CovarianceType, Covariances, Precisions,
 };
 use crate::error::{GmmError, Result};
+use crate::variational::VariationalConfig;
 
 /// How the first responsibilities are chosen.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +111,10 @@ pub struct FitConfig {
     /// (`Tied`), diag: K × D (`Diag`), spherical: K (`Spherical`) — that replace the
     /// initialisation's; the first E-step uses them.
     pub precisions_init: Option<Covariances>,
+    /// A variational Bayesian fit (scikit-learn's `BayesianGaussianMixture`) with these
+    /// priors, instead of maximum likelihood. Its lower bound, and so `tol`, is scikit-learn's
+    /// for that model: a total over the samples, not a mean.
+    pub variational: Option<VariationalConfig>,
 }
 
 impl Default for FitConfig {
@@ -128,6 +133,7 @@ impl Default for FitConfig {
             weights_init: None,
             means_init: None,
             precisions_init: None,
+            variational: None,
         }
     }
 }
@@ -198,6 +204,12 @@ impl FitConfig {
     /// Sets scikit-learn's `precisions_init` (see [`FitConfig::precisions_init`]).
     pub fn precisions_init(mut self, precisions: Covariances) -> Self {
         self.precisions_init = Some(precisions);
+        self
+    }
+
+    /// A variational Bayesian fit with these priors (see [`FitConfig::variational`]).
+    pub fn variational(mut self, priors: VariationalConfig) -> Self {
+        self.variational = Some(priors);
         self
     }
 
@@ -315,6 +327,22 @@ impl FitConfig {
         }
         if let Some(p) = &self.precisions_init {
             factor_precisions_init(p, self.covariance_type, k, n_features)?;
+        }
+        if let Some(v) = &self.variational {
+            v.validate(self.covariance_type, n_features)?;
+            let given = [
+                ("weights_init", self.weights_init.is_some()),
+                ("means_init", self.means_init.is_some()),
+                ("precisions_init", self.precisions_init.is_some()),
+                ("init=means", matches!(self.init, InitMethod::Means(_))),
+            ];
+            if let Some((name, _)) = given.iter().find(|(_, g)| *g) {
+                return Err(GmmError::param(
+                    name,
+                    "given",
+                    "a variational fit starts from responsibilities (an init method or labels), as scikit-learn's BayesianGaussianMixture does; set the priors instead (mean_prior, covariance_prior, ...)",
+                ));
+            }
         }
         Ok(())
     }

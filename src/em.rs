@@ -14,6 +14,7 @@
 //! With `reg_covar > 0` the M-step adds a ridge that is not part of the likelihood's maximiser,
 //! so tiny decreases (of the order of `reg_covar` relative to the variances) are legitimate.
 
+use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
@@ -26,6 +27,7 @@ use crate::init::{initial_responsibilities, one_hot, seeded_rng};
 use crate::model::{FitSummary, GaussianMixture};
 use crate::params::MixtureParams;
 use crate::stats::SufficientStats;
+use crate::variational::{Posterior, Priors};
 
 /// Progress of the fit, reported once per EM iteration.
 #[derive(Debug, Clone, Copy)]
@@ -125,10 +127,55 @@ fn initial_params<B: Backend + ?Sized>(
     Ok(params)
 }
 
-/// One initialisation's run: its final parameters, lower bound, history, and convergence.
+/// What one initialisation iterates on: maximum-likelihood parameters, or a variational
+/// posterior.
+enum State {
+    MaximumLikelihood(MixtureParams),
+    Variational(Posterior),
+}
+
+impl State {
+    /// The parameters of the next E-step.
+    fn density(&self) -> Cow<'_, MixtureParams> {
+        match self {
+            State::MaximumLikelihood(p) => Cow::Borrowed(p),
+            State::Variational(p) => Cow::Owned(p.density_params()),
+        }
+    }
+
+    /// One iteration: the E-step's statistics on `backend`, then the update and its lower
+    /// bound (the mean log-likelihood of the E-step for maximum likelihood, scikit-learn's
+    /// variational bound for a posterior).
+    fn step<B: Backend + ?Sized>(
+        self,
+        backend: &mut B,
+        config: &ValidFitConfig,
+        priors: Option<&Priors>,
+    ) -> Result<(State, f64)> {
+        let used = self.density();
+        let stats = backend.statistics(&used, config.covariance_type)?;
+        match (&self, priors) {
+            (State::Variational(_), Some(priors)) => {
+                let next = Posterior::update(&stats, priors, config.reg_covar)?;
+                let lower_bound = finite_lower_bound(next.lower_bound(&stats, &used)?)?;
+                Ok((State::Variational(next), lower_bound))
+            }
+            _ => {
+                let n = stats.n_samples as f64;
+                let lower_bound = finite_lower_bound(stats.log_likelihood.unwrap_or(f64::NAN) / n)?;
+                Ok((
+                    State::MaximumLikelihood(stats.to_params(config.reg_covar)?),
+                    lower_bound,
+                ))
+            }
+        }
+    }
+}
+
+/// One initialisation's run: its final state, lower bound, history, and convergence.
 struct Run {
     init: usize,
-    params: MixtureParams,
+    state: State,
     lower_bound: f64,
     history: Vec<f64>,
     converged: bool,
@@ -153,15 +200,54 @@ fn check_warm_start(w: &GaussianMixture, config: &ValidFitConfig, d: usize) -> R
             ),
         ));
     }
+    if config.variational.is_some() != w.variational().is_some() {
+        return Err(GmmError::param(
+            "warm_start",
+            if w.variational().is_some() {
+                "a variational model"
+            } else {
+                "a maximum-likelihood model"
+            },
+            "a variational fit continues only from a variational model, and a maximum-likelihood fit only from a maximum-likelihood one",
+        ));
+    }
     Ok(())
 }
 
-/// Runs EM on `backend`.
+/// The first state of one initialisation (or the warm start's).
+fn initial_state<B: Backend + ?Sized>(
+    backend: &mut B,
+    init_samples: Option<&DMatrix<f64>>,
+    config: &ValidFitConfig,
+    priors: Option<&Priors>,
+    warm_start: Option<&GaussianMixture>,
+    init: usize,
+) -> Result<State> {
+    Ok(match (warm_start, priors) {
+        (Some(w), None) => State::MaximumLikelihood(w.params().clone()),
+        (Some(w), Some(_)) => State::Variational(
+            w.variational()
+                .expect("checked by check_warm_start")
+                .posterior
+                .clone(),
+        ),
+        (None, None) => {
+            State::MaximumLikelihood(initial_params(backend, init_samples, config, init)?)
+        }
+        (None, Some(priors)) => {
+            let stats = initial_stats(backend, init_samples, config, init)?;
+            State::Variational(Posterior::update(&stats, priors, config.reg_covar)?)
+        }
+    })
+}
+
+/// Runs EM on `backend`: maximum likelihood, or a variational Bayesian fit when
+/// `config.variational` is set.
 ///
-/// `init_samples` are the data as columns (D × N) for the initialisation (k-means etc.); it may
-/// be `None` when the data live only on a device and the initialisation does not need them.
-/// `warm_start` continues from a fitted model instead of initialising (one run, as
-/// scikit-learn's `warm_start=True`).
+/// `init_samples` are the data as columns (D × N) for the initialisation (k-means etc.) and
+/// the data-dependent default priors; it may be `None` when the data live only on a device
+/// and neither needs them. `warm_start` continues from a fitted model instead of initialising
+/// (one run, as scikit-learn's `warm_start=True`).
 pub(crate) fn fit<B: Backend + ?Sized>(
     backend: &mut B,
     init_samples: Option<&DMatrix<f64>>,
@@ -174,6 +260,11 @@ pub(crate) fn fit<B: Backend + ?Sized>(
     if let Some(w) = warm_start {
         check_warm_start(w, config, backend.n_features())?;
     }
+    let priors = config
+        .variational
+        .as_ref()
+        .map(|v| v.resolve(init_samples, config.covariance_type, config.n_components))
+        .transpose()?;
     let n_init = if warm_start.is_some() {
         1
     } else {
@@ -181,19 +272,21 @@ pub(crate) fn fit<B: Backend + ?Sized>(
     };
     let mut best: Option<Run> = None;
     for init in 0..n_init {
-        let mut params = match warm_start {
-            Some(w) => w.params().clone(),
-            None => initial_params(backend, init_samples, config, init)?,
-        };
+        let mut state = initial_state(
+            backend,
+            init_samples,
+            config,
+            priors.as_ref(),
+            warm_start,
+            init,
+        )?;
         let mut lower_bound = warm_start.map_or(f64::NEG_INFINITY, |w| w.summary().lower_bound);
         let mut history = Vec::new();
         let mut converged = false;
         let mut n_iter = 0;
         for iter in 1..=config.max_iter {
             let prev = lower_bound;
-            let stats = backend.statistics(&params, config.covariance_type)?;
-            lower_bound = finite_lower_bound(stats.log_likelihood.unwrap_or(f64::NAN) / n as f64)?;
-            params = stats.to_params(config.reg_covar)?;
+            (state, lower_bound) = state.step(backend, config, priors.as_ref())?;
             history.push(lower_bound);
             n_iter = iter;
             let change = lower_bound - prev;
@@ -216,13 +309,13 @@ pub(crate) fn fit<B: Backend + ?Sized>(
                 break;
             }
         }
-        if config.max_iter == 0 {
-            lower_bound = finite_lower_bound(backend.e_step(&params)? / n as f64)?;
+        if let (0, State::MaximumLikelihood(params)) = (config.max_iter, &state) {
+            lower_bound = finite_lower_bound(backend.e_step(params)? / n as f64)?;
         }
         if best.as_ref().is_none_or(|b| lower_bound > b.lower_bound) {
             best = Some(Run {
                 init,
-                params,
+                state,
                 lower_bound,
                 history,
                 converged,
@@ -231,21 +324,26 @@ pub(crate) fn fit<B: Backend + ?Sized>(
         }
     }
     let run = best.expect("n_init ≥ 1");
-    Ok(GaussianMixture::from_fit(
-        run.params,
-        config.reg_covar,
-        FitSummary {
-            converged: run.converged,
-            n_iter: run.n_iter,
-            lower_bound: run.lower_bound,
-            lower_bound_history: run.history,
-            n_init,
-            best_init: run.init,
-            device: backend.describe(),
-            fallbacks: backend.fallbacks(),
-            seconds: started.elapsed().as_secs_f64(),
-        },
-    ))
+    let summary = FitSummary {
+        converged: run.converged,
+        n_iter: run.n_iter,
+        lower_bound: run.lower_bound,
+        lower_bound_history: run.history,
+        n_init,
+        best_init: run.init,
+        device: backend.describe(),
+        fallbacks: backend.fallbacks(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(match (run.state, priors) {
+        (State::Variational(posterior), Some(priors)) => {
+            GaussianMixture::from_variational(posterior, priors, config.reg_covar, summary)
+        }
+        (State::Variational(_), None) => unreachable!("a posterior comes with its priors"),
+        (State::MaximumLikelihood(params), _) => {
+            GaussianMixture::from_fit(params, config.reg_covar, summary)
+        }
+    })
 }
 
 #[cfg(test)]

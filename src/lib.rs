@@ -58,6 +58,7 @@ mod query;
 mod samples;
 pub mod stats;
 pub mod synthetic;
+pub mod variational;
 
 pub use config::{FitConfig, InitMethod, ValidFitConfig};
 pub use covariance::{CovarianceType, Covariances, Precisions};
@@ -67,7 +68,8 @@ pub use engine::Engine;
 pub use error::{GmmError, Result};
 pub use fit::{fit, FitOptions, FullPath};
 pub use init::seeded_rng;
-pub use model::{FitSummary, GaussianMixture};
+pub use model::{FitSummary, GaussianMixture, VariationalFit};
 pub use params::MixtureParams;
 pub use samples::{MatrixInput, Samples};
 pub use stats::{Scatter, SufficientStats};
+pub use variational::{VariationalConfig, WeightPrior};

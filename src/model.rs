@@ -12,6 +12,7 @@ use crate::error::{GmmError, Result};
 use crate::linalg::log_sum_exp;
 use crate::params::MixtureParams;
 use crate::samples::check_finite;
+use crate::variational::{Posterior, Priors};
 
 const QUERY_BLOCK: usize = 1024;
 
@@ -63,6 +64,33 @@ pub struct GaussianMixture {
     params: MixtureParams,
     reg_covar: f64,
     summary: FitSummary,
+    variational: Option<Box<VariationalFit>>,
+}
+
+/// What a variational Bayesian fit adds to a mixture: its priors, its posterior, and the
+/// parameters its density queries use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariationalFit {
+    /// The priors, resolved (scikit-learn's `*_prior_` attributes).
+    pub priors: Priors,
+    /// The posterior (`weight_concentration_`, `mean_precision_`, `degrees_of_freedom_`, and
+    /// `weights_`, `means_`, `covariances_`).
+    pub posterior: Posterior,
+    /// The E-step's parameters ([`Posterior::density_params`]), which `score_samples`,
+    /// `predict` and `predict_proba` use, as scikit-learn's do.
+    density: MixtureParams,
+}
+
+impl VariationalFit {
+    /// The number of components that hold more than 1 % of the expected weight.
+    pub fn effective_components(&self) -> usize {
+        self.posterior
+            .params
+            .weights
+            .iter()
+            .filter(|&&w| w > 0.01)
+            .count()
+    }
 }
 
 impl GaussianMixture {
@@ -77,6 +105,43 @@ impl GaussianMixture {
             params,
             reg_covar,
             summary,
+            variational: None,
+        }
+    }
+
+    /// A variational Bayesian mixture from its posterior and priors: `weights_`, `means_` and
+    /// `covariances_` are the posterior's, and the density queries use its expected
+    /// log-densities (scikit-learn's `BayesianGaussianMixture` semantics).
+    pub fn from_variational(
+        posterior: Posterior,
+        priors: Priors,
+        reg_covar: f64,
+        summary: FitSummary,
+    ) -> Self {
+        let density = posterior.density_params();
+        GaussianMixture {
+            params: posterior.params.clone(),
+            reg_covar,
+            summary,
+            variational: Some(Box::new(VariationalFit {
+                priors,
+                posterior,
+                density,
+            })),
+        }
+    }
+
+    /// The priors and posterior of a variational Bayesian fit; `None` for maximum likelihood.
+    pub fn variational(&self) -> Option<&VariationalFit> {
+        self.variational.as_deref()
+    }
+
+    /// The parameters the density queries (score, predict, predict_proba) evaluate: the
+    /// mixture's own, or a variational fit's expected log-densities.
+    pub fn density_params(&self) -> &MixtureParams {
+        match &self.variational {
+            Some(v) => &v.density,
+            None => &self.params,
         }
     }
 
@@ -167,7 +232,7 @@ impl GaussianMixture {
                 let start = b * QUERY_BLOCK;
                 let len = QUERY_BLOCK.min(n - start);
                 let xt = x.rows(start, len).transpose();
-                weighted_log_prob(&self.params, xt.as_view()).map(&f)
+                weighted_log_prob(self.density_params(), xt.as_view()).map(&f)
             })
             .collect()
     }

@@ -158,6 +158,16 @@ impl SufficientStats {
     /// The M-step: weights `N_k / N`, means `Σ r x / N_k`, covariances from the scatter about
     /// the means plus `reg_covar·I`, and their precision factors.
     pub fn to_params(&self, reg_covar: f64) -> Result<MixtureParams> {
+        let (nk, means, covariances) = self.moments(reg_covar)?;
+        let weights = &nk / nk.sum();
+        MixtureParams::new(weights, means, covariances, reg_covar)
+    }
+
+    /// The M-step's moments, scikit-learn's `_estimate_gaussian_parameters`: the counts
+    /// `N_k + 10ε`, the weighted means, and the covariances about them plus `reg_covar·I`
+    /// (not yet factored). [`SufficientStats::to_params`] and the variational update start
+    /// from these.
+    pub fn moments(&self, reg_covar: f64) -> Result<(DVector<f64>, DMatrix<f64>, Covariances)> {
         let nk = self.nk.add_scalar(NK_EPS);
         // The low-rank form's means come from its weights; the others from the sums.
         let means = match self.scatter {
@@ -179,8 +189,7 @@ impl SufficientStats {
             Scatter::LowRank(c) => c,
         };
         covariances.add_ridge(reg_covar);
-        let weights = &nk / nk.sum();
-        MixtureParams::new(weights, means, covariances, reg_covar)
+        Ok((nk, means, covariances))
     }
 }
 

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 
 use nalgebra::DMatrix;
 
-use crate::config::FitConfig;
+use crate::config::{FitConfig, ValidFitConfig};
 use crate::covariance::CovarianceType;
 use crate::device::{Device, DeviceChoice, Work};
 use crate::em::{IterationEvent, Progress};
@@ -156,6 +156,13 @@ pub fn fit(
         return paths::fit_buffer(ctx, buffer, &config, warm_start, progress);
     }
     if samples.has_missing() {
+        if config.variational.is_some() {
+            return Err(GmmError::param(
+                "variational",
+                "priors",
+                "a variational fit needs complete data: the missing-value EM is maximum likelihood only; impute the data first or fit without priors",
+            ));
+        }
         let x = samples.matrix()?;
         if on.is_some_and(Device::is_gpu) || choice == DeviceChoice::Gpu {
             say("EM with missing values runs on the CPU (f64): the GPU engine has no missing-value E-step");
@@ -173,8 +180,14 @@ pub fn fit(
         && match full_path {
             FullPath::Dense => false,
             FullPath::LowRank => true,
-            FullPath::Auto => crate::lowrank::is_cheaper(n, d, config.n_components),
+            FullPath::Auto => {
+                config.variational.is_none()
+                    && crate::lowrank::is_cheaper(n, d, config.n_components)
+            }
         };
+    if config.variational.is_some() {
+        check_variational_path(n, d, &config, low_rank)?;
+    }
     if low_rank {
         let device = match on {
             Some(dev) => dev.clone(),
@@ -202,6 +215,46 @@ pub fn fit(
             paths::fit_gpu(ctx, x, &config, warm_start, &mut say, progress)
         }
     }
+}
+
+/// The largest dense full covariances a variational fit builds (K·D² doubles) before it
+/// refuses: 2 GB.
+const VARIATIONAL_DENSE_LIMIT_BYTES: f64 = 2e9;
+
+/// A variational fit of full covariances has no exact low-rank form: its Wishart prior adds
+/// the data covariance W₀ (rank up to N − 1) and a ridge scaled by each component's count, so
+/// each posterior covariance is a different low-rank term plus a different multiple of I, and
+/// the E-step's expected log-density needs ψ terms of D × D posteriors. It runs dense, and
+/// refuses when K dense D × D matrices would not fit in a reasonable memory.
+fn check_variational_path(
+    n: usize,
+    d: usize,
+    config: &ValidFitConfig,
+    low_rank: bool,
+) -> Result<()> {
+    let k = config.n_components;
+    if low_rank {
+        return Err(GmmError::param(
+            "full_path",
+            "low-rank",
+            "a variational fit has no exact low-rank form (its Wishart prior adds the data covariance and a per-component ridge to every covariance); use full_path=auto or dense, or diag covariances",
+        ));
+    }
+    let bytes = (k * d * d) as f64 * 8.0;
+    if config.covariance_type == CovarianceType::Full
+        && n < d
+        && bytes > VARIATIONAL_DENSE_LIMIT_BYTES
+    {
+        return Err(GmmError::param(
+            "variational",
+            format!("{k} full {d} × {d} covariances"),
+            format!(
+                "a variational fit of full covariances is dense ({:.1} GB for these) and has no exact low-rank form with fewer samples than features; use diag or spherical covariances, fewer components, or the maximum-likelihood fit (exact low-rank)",
+                bytes / 1e9
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl GaussianMixture {

@@ -21,7 +21,7 @@ use crate::model::GaussianMixture;
 fn e_step(ctx: &GpuContext, model: &GaussianMixture, x: &DMatrix<f64>) -> Result<GpuBackend> {
     model.check_data(x)?;
     let mut backend = GpuBackend::from_host_for_queries(ctx, x)?;
-    backend.run_e_step(model.params())?;
+    backend.run_e_step(model.density_params())?;
     Ok(backend)
 }
 

@@ -20,13 +20,18 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// An array of the fixture: its shape and its values in C order.
-struct Array {
-    shape: Vec<usize>,
-    data: Vec<f64>,
+pub(super) struct Array {
+    pub(super) shape: Vec<usize>,
+    pub(super) data: Vec<f64>,
 }
 
 fn read_npz(name: &str) -> std::collections::BTreeMap<String, Array> {
-    let file = std::fs::File::open(fixture(name)).unwrap();
+    read_npz_file(&fixture(name))
+}
+
+/// The numeric arrays of an `.npz` file written by numpy (strings are skipped).
+pub(super) fn read_npz_file(path: &std::path::Path) -> std::collections::BTreeMap<String, Array> {
+    let file = std::fs::File::open(path).unwrap();
     let mut zip = zip::ZipArchive::new(file).unwrap();
     let mut out = std::collections::BTreeMap::new();
     for i in 0..zip.len() {
@@ -60,12 +65,12 @@ fn read_npz(name: &str) -> std::collections::BTreeMap<String, Array> {
 }
 
 /// Row-major `rows × cols` from C-order values.
-fn matrix(rows: usize, cols: usize, v: &[f64]) -> DMatrix<f64> {
+pub(super) fn matrix(rows: usize, cols: usize, v: &[f64]) -> DMatrix<f64> {
     DMatrix::from_row_slice(rows, cols, v)
 }
 
 /// Covariances of type `t` from an array in scikit-learn's layout.
-fn covariances(t: CovarianceType, a: &Array, k: usize, d: usize) -> Covariances {
+pub(super) fn covariances(t: CovarianceType, a: &Array, k: usize, d: usize) -> Covariances {
     match t {
         CovarianceType::Full => Covariances::Full(
             (0..k)
@@ -97,7 +102,7 @@ fn from_precisions(p: Covariances) -> Covariances {
     }
 }
 
-fn values(c: &Covariances) -> Vec<f64> {
+pub(super) fn values(c: &Covariances) -> Vec<f64> {
     match c {
         Covariances::Full(ms) => ms
             .iter()
@@ -110,7 +115,7 @@ fn values(c: &Covariances) -> Vec<f64> {
 }
 
 #[track_caller]
-fn close(what: &str, ours: &[f64], theirs: &[f64], rtol: f64) {
+pub(super) fn close(what: &str, ours: &[f64], theirs: &[f64], rtol: f64) {
     assert_eq!(ours.len(), theirs.len(), "{what}: lengths");
     let scale = theirs
         .iter()
