@@ -1,6 +1,6 @@
 //! The special functions of the variational bounds: ψ (digamma), ln Γ and ln B.
 
-/// ψ(x) = d/dx ln Γ(x) for x > 0: the recurrence ψ(x) = ψ(x + 1) − 1/x up to x ≥ 6, then
+/// ψ(x) = d/dx ln Γ(x) for x > 0: the recurrence ψ(x) = ψ(x + 1) − 1/x up to x ≥ 10, then
 /// the asymptotic series to x⁻¹⁴ (error below 1e-16 relative there).
 pub fn digamma(x: f64) -> f64 {
     if !(x > 0.0) || !x.is_finite() {
@@ -8,7 +8,7 @@ pub fn digamma(x: f64) -> f64 {
     }
     let mut x = x;
     let mut shift = 0.0;
-    while x < 6.0 {
+    while x < 10.0 {
         shift -= 1.0 / x;
         x += 1.0;
     }
@@ -40,7 +40,7 @@ mod tests {
 
     #[test]
     fn digamma_matches_closed_forms_and_its_recurrence() {
-        assert!((digamma(1.0) + EULER_GAMMA).abs() < 1e-15);
+        assert!((digamma(1.0) + EULER_GAMMA).abs() < 1e-15, "{:e}", digamma(1.0) + EULER_GAMMA);
         let half = -EULER_GAMMA - 2.0 * std::f64::consts::LN_2;
         assert!((digamma(0.5) - half).abs() < 1e-15);
         // ψ(n) = −γ + Σ_{j<n} 1/j
@@ -58,7 +58,7 @@ mod tests {
         // Γ(n) = (n − 1)!, B(a, b) = Γ(a)Γ(b)/Γ(a+b)
         assert!((ln_gamma(10.0) - 362_880f64.ln()).abs() < 1e-13);
         assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-15);
-        let b = (2.0f64 * 6.0 / 120.0).ln(); // B(3, 4) = 2!·3!/6!
+        let b = (2.0f64 * 6.0 / 720.0).ln(); // B(3, 4) = 2!·3!/6!
         assert!((ln_beta(3.0, 4.0) - b).abs() < 1e-14);
     }
 }
