@@ -13,8 +13,16 @@ use gaussmix::IterationEvent;
 /// flags. Rewrites an error message in the flags' terms.
 pub fn with_flag_names(message: &str) -> String {
     // Parameter names only: model-file array names (`covariance_type`, `means_`, …) stay.
-    const FLAGS: [(&str, &str); 15] = [
+    const FLAGS: [(&str, &str); 23] = [
         ("device=cpu", "--device cpu"),
+        ("weight_concentration_prior_type", "--weight-prior"),
+        ("weight_concentration_prior", "--weight-concentration"),
+        ("mean_precision_prior", "--mean-precision-prior"),
+        ("mean_prior", "--mean-prior"),
+        ("degrees_of_freedom_prior", "--degrees-of-freedom-prior"),
+        ("covariance_prior", "--covariance-prior"),
+        ("init=means", "--means-init"),
+        ("variational", "--bayesian"),
         ("device=gpu", "--device gpu"),
         ("column=NAME", "--column NAME"),
         ("transform=NAME", "--transform NAME"),

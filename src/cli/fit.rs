@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::cli::common::{load_model, read_data, Progress};
+use gaussmix::variational::CovariancePrior;
 use gaussmix::{
     fit, CovarianceType, DeviceChoice, FitConfig, FitOptions, FullPath, GmmError, InitMethod,
-    Samples,
+    Samples, VariationalConfig, WeightPrior,
 };
+use nalgebra::{DMatrix, DVector};
 
 /// Arguments of `gaussmix fit`.
 #[derive(Debug, clap::Args)]
@@ -53,6 +55,30 @@ pub struct Args {
     /// Full covariances as dense matrices, exact low-rank factors (N < D), or chosen by cost.
     #[arg(long, default_value = "auto")]
     pub full_path: FullPath,
+    /// A variational Bayesian fit (scikit-learn's BayesianGaussianMixture): priors let
+    /// superfluous components lose their weight. Its lower bound is scikit-learn's for that
+    /// model, a total over the samples, and --tol applies to it.
+    #[arg(long)]
+    pub bayesian: bool,
+    /// The weights' prior: dirichlet-process (stick-breaking, default) or dirichlet.
+    #[arg(long, requires = "bayesian", default_value = "dirichlet-process")]
+    pub weight_prior: WeightPrior,
+    /// The weight concentration prior γ₀ > 0 (default 1/K).
+    #[arg(long, requires = "bayesian", allow_negative_numbers = true)]
+    pub weight_concentration: Option<f64>,
+    /// The precision prior on the means β₀ > 0 (default 1).
+    #[arg(long, requires = "bayesian", allow_negative_numbers = true)]
+    pub mean_precision_prior: Option<f64>,
+    /// The prior mean, D values (.npy or .csv; default the data mean).
+    #[arg(long, requires = "bayesian")]
+    pub mean_prior: Option<PathBuf>,
+    /// The Wishart degrees of freedom ν₀ > D − 1 (default D).
+    #[arg(long, requires = "bayesian", allow_negative_numbers = true)]
+    pub degrees_of_freedom_prior: Option<f64>,
+    /// The covariance prior W₀: a number (that variance on every feature) or a file (.npy or
+    /// .csv: D × D for full and tied, D values for diag); default from the data covariance.
+    #[arg(long, requires = "bayesian", allow_negative_numbers = true)]
+    pub covariance_prior: Option<String>,
     /// Output model file (.npz, scikit-learn attribute names).
     #[arg(short = 'o', long)]
     pub output: PathBuf,
@@ -106,6 +132,78 @@ fn check_warm_start(
     Ok(())
 }
 
+/// Reads D values (a row, a column, or one per line) from a file.
+fn read_values(path: &Path) -> anyhow::Result<DVector<f64>> {
+    let m = read_data(path)?;
+    if m.nrows() != 1 && m.ncols() != 1 {
+        anyhow::bail!(
+            "{}: expected one row or one column of values, found {} × {}",
+            path.display(),
+            m.nrows(),
+            m.ncols()
+        );
+    }
+    Ok(DVector::from_iterator(m.len(), m.iter().copied()))
+}
+
+/// `--covariance-prior`: a number (that variance on every feature, in the covariance type's
+/// layout) or a file.
+fn covariance_prior(
+    arg: &str,
+    covariance_type: CovarianceType,
+    d: usize,
+) -> anyhow::Result<CovariancePrior> {
+    if let Ok(v) = arg.parse::<f64>() {
+        return Ok(match covariance_type {
+            CovarianceType::Full | CovarianceType::Tied => {
+                CovariancePrior::Matrix(DMatrix::identity(d, d) * v)
+            }
+            CovarianceType::Diag => CovariancePrior::Diagonal(DVector::from_element(d, v)),
+            CovarianceType::Spherical => CovariancePrior::Scalar(v),
+        });
+    }
+    let path = Path::new(arg);
+    if !path.exists() {
+        anyhow::bail!(
+            "--covariance-prior '{arg}' is neither a number nor an existing file; give a variance or a .npy/.csv file"
+        );
+    }
+    Ok(match covariance_type {
+        CovarianceType::Full | CovarianceType::Tied => CovariancePrior::Matrix(read_data(path)?),
+        CovarianceType::Diag => CovariancePrior::Diagonal(read_values(path)?),
+        CovarianceType::Spherical => {
+            let v = read_values(path)?;
+            if v.len() != 1 {
+                anyhow::bail!(
+                    "{}: a spherical covariance prior is one value, found {}",
+                    path.display(),
+                    v.len()
+                );
+            }
+            CovariancePrior::Scalar(v[0])
+        }
+    })
+}
+
+/// The priors of `--bayesian`, or `None`.
+fn variational(args: &Args, d: usize) -> anyhow::Result<Option<VariationalConfig>> {
+    if !args.bayesian {
+        return Ok(None);
+    }
+    Ok(Some(VariationalConfig {
+        weight_prior: args.weight_prior,
+        weight_concentration: args.weight_concentration,
+        mean_precision: args.mean_precision_prior,
+        mean: args.mean_prior.as_deref().map(read_values).transpose()?,
+        degrees_of_freedom: args.degrees_of_freedom_prior,
+        covariance: args
+            .covariance_prior
+            .as_deref()
+            .map(|c| covariance_prior(c, args.covariance, d))
+            .transpose()?,
+    }))
+}
+
 /// Runs `gaussmix fit`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     gaussmix::io::check_model_output(&args.output)?;
@@ -131,6 +229,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tol: args.tol,
         reg_covar: args.reg_covar,
         seed: args.seed,
+        variational: variational(&args, n_features)?,
         ..FitConfig::default()
     };
     config
@@ -162,6 +261,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = result?;
     gaussmix::io::save_model(&args.output, &model)?;
     let f = model.summary();
+    if let Some(v) = model.variational() {
+        println!(
+            "fitted a variational Bayesian mixture ({} prior) of {} {} components to {} samples × {} features on {}: {} iterations ({}), lower bound {:.6} (scikit-learn's variational bound, a total over the samples), {} effective components (more than 1 % of the weight), {:.3} s; model written to {}",
+            v.priors.weight_prior,
+            model.n_components(),
+            model.covariance_type(),
+            n_samples,
+            n_features,
+            f.device,
+            f.n_iter,
+            if f.converged { "converged" } else { "not converged: raise --max-iter or --tol" },
+            f.lower_bound,
+            v.effective_components(),
+            started.elapsed().as_secs_f64(),
+            args.output.display()
+        );
+        return Ok(());
+    }
     println!(
         "fitted {} {} components to {} samples × {} features on {}: {} iterations ({}), lower bound {:.6} (mean log-likelihood per sample), {:.3} s; model written to {}",
         model.n_components(),

@@ -25,6 +25,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("covariance     {} ({storage})", m.covariance_type());
     println!("reg_covar      {:e}", m.reg_covar());
     println!("parameters     {} (BIC/AIC count)", m.n_parameters());
+    if let Some(v) = m.variational() {
+        println!(
+            "estimator      variational Bayesian ({} weight prior, concentration {}), {} effective components (more than 1 % of the weight)",
+            v.priors.weight_prior,
+            v.priors.weight_concentration,
+            v.effective_components()
+        );
+    }
     println!(
         "fit            {} iterations, {}, lower bound {:.6}",
         m.summary().n_iter,

@@ -15,6 +15,7 @@ mod delimited;
 mod images;
 mod model_file;
 mod npy;
+mod variational_file;
 
 use std::path::Path;
 

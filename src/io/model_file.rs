@@ -14,6 +14,10 @@
 //! | `n_features_in_`, `reg_covar` | scalars | D, the ridge used |
 //! | `covariance_storage` | 0-d string | `dense`, or `low-rank` for the exact high-dimensional form, whose arrays (`lowrank_*`) replace the three covariance arrays |
 //!
+//! A variational Bayesian model adds the arrays of `BayesianGaussianMixture`
+//! ([`super::variational_file`]); its `weights_`, `means_` and `covariances_` are the
+//! posterior's.
+//!
 //! On loading, `covariances_` is the truth (or `precisions_cholesky_` when it is the only one);
 //! when both are present they must agree. Arrays not listed here (other than scikit-learn's
 //! hyper-parameters) are rejected, since they mean the file is not what it claims to be.
@@ -25,6 +29,7 @@ use std::path::Path;
 use nalgebra::{DMatrix, DVector};
 
 use super::npy::{self, NpyValue};
+use super::variational_file;
 use crate::array::NdArray;
 use crate::covariance::{CovarianceType, Covariances};
 use crate::error::{GmmError, Result};
@@ -154,6 +159,14 @@ pub fn model_to_bytes(model: &GaussianMixture) -> Result<Vec<u8>> {
             Entry::F64(NdArray::scalar(model.reg_covar())),
         ),
     ];
+    if let Some(v) = model.variational() {
+        let (arrays, prior_type) = variational_file::arrays(v);
+        entries.push((
+            "weight_concentration_prior_type".into(),
+            Entry::Text(prior_type),
+        ));
+        entries.extend(arrays.into_iter().map(|(n, a)| (n, Entry::F64(a))));
+    }
     match &p.covariances {
         Covariances::LowRank(lr) => {
             entries.push(("covariance_storage".into(), Entry::Text("low-rank".into())));
@@ -302,7 +315,9 @@ pub fn parse_model(path: &Path, bytes: Vec<u8>) -> Result<GaussianMixture> {
         }
     };
     if !low_rank {
-        if let Some(extra) = arrays.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        if let Some(extra) = arrays.keys().find(|k| {
+            !KNOWN.contains(&k.as_str()) && !variational_file::NAMES.contains(&k.as_str())
+        }) {
             return Err(bad(format!(
                 "unexpected array '{extra}'; a model file holds only the GaussianMixture attributes (weights_, means_, covariances_, …): remove it"
             )));
@@ -380,7 +395,12 @@ pub fn parse_model(path: &Path, bytes: Vec<u8>) -> Result<GaussianMixture> {
         fallbacks: Vec::new(),
         seconds: 0.0,
     };
-    Ok(GaussianMixture::from_fit(params, reg_covar, fit))
+    match variational_file::parse(&arrays, &params).map_err(bad)? {
+        Some((posterior, priors)) => Ok(GaussianMixture::from_variational(
+            posterior, priors, reg_covar, fit,
+        )),
+        None => Ok(GaussianMixture::from_fit(params, reg_covar, fit)),
+    }
 }
 
 /// Dense covariances (or factors) of type `t` from an array, checking the shape.

@@ -49,7 +49,7 @@ impl std::str::FromStr for WeightPrior {
             other => Err(GmmError::param(
                 "weight_concentration_prior_type",
                 other,
-                "use dirichlet_process or dirichlet_distribution",
+                "use dirichlet-process (dirichlet_process) or dirichlet (dirichlet_distribution)",
             )),
         }
     }

@@ -8,3 +8,4 @@ mod properties;
 mod sklearn_bayesian;
 mod sklearn_fit;
 mod sklearn_interop;
+mod variational;

@@ -19,11 +19,11 @@
 use crate::common::{context, fit_cpu};
 
 use gaussmix::gpu::GpuContext;
-use gaussmix::params::NK_EPS;
 use gaussmix::synthetic::one_hot;
 use gaussmix::{
     fit, CovarianceType, Covariances, Device, DeviceChoice, Engine, FitConfig, FitOptions,
-    GaussianMixture, GmmError, InitMethod, Samples, Scatter, SufficientStats,
+    GaussianMixture, GmmError, InitMethod, Samples, SufficientStats, VariationalConfig,
+    WeightPrior,
 };
 use nalgebra::{DMatrix, DVector};
 
@@ -68,21 +68,9 @@ fn assert_close(what: &str, a: &[f64], b: &[f64], tol: impl Fn(f64) -> f64) {
 /// What an M-step gives before the ridge: `N_k + 10ε`, the means, and the covariances
 /// (scatter about the means over `N_k`) in the layout of the covariance type.
 fn m_step_moments(stats: &SufficientStats) -> (DVector<f64>, DMatrix<f64>, Covariances) {
-    let nk = stats.nk.add_scalar(NK_EPS);
-    let means = stats.means();
-    let mut about = stats.clone();
-    about.reshift(&means).unwrap();
-    let covariances = match about.scatter {
-        Scatter::Full(s) => Covariances::from_full_scatter(stats.covariance_type, s, &nk),
-        Scatter::Diag(s) => Covariances::from_diag_scatter(stats.covariance_type, s, &nk),
-        Scatter::LowRank(_) => unreachable!("a dense engine"),
-    };
-    (nk, means, covariances)
+    stats.moments(0.0).unwrap()
 }
 
-/// The GPU engine's statistics are its own (no M-step recomputed in f64 on the CPU, which
-/// would make any comparison with the CPU pass whatever the shaders wrote).
-#[track_caller]
 fn assert_no_fallback(what: &str, gpu: &Engine) {
     assert!(
         gpu.fallbacks().is_empty(),
@@ -185,13 +173,20 @@ fn assert_own_statistics(m: &GaussianMixture) {
 
 /// A whole label-initialised fit on both devices: histories and final parameters agree.
 fn fit_agrees(ct: CovarianceType, n: usize, d: usize, k: usize, chunk: Option<usize>) {
-    let Some(ctx) = context() else { return };
     let (x, labels) = data(n, d, k, 5 + d as u64);
     let config = FitConfig::new(k)
         .covariance_type(ct)
         .init(InitMethod::Labels(labels))
         .max_iter(8)
         .tol(0.0);
+    fit_agrees_with(&x, &config, chunk);
+}
+
+/// [`fit_agrees`] for given data and settings.
+fn fit_agrees_with(x: &DMatrix<f64>, config: &FitConfig, chunk: Option<usize>) {
+    let Some(ctx) = context() else { return };
+    let x = x.clone();
+    let config = config.clone();
     let mc = fit_cpu(&x, &config).unwrap();
     let device = gpu_on(&ctx, chunk);
     let mg = fit(
@@ -285,6 +280,27 @@ fn one_iteration_many_chunks() {
 fn fit_every_type_agrees() {
     for ct in CovarianceType::ALL {
         fit_agrees(ct, 400, 3, 3, None);
+    }
+}
+
+#[test]
+fn variational_fit_every_type_and_weight_prior_agrees() {
+    // The variational E-step is the mixture E-step with transformed parameters, and its
+    // update and lower bound use only the statistics, so the GPU's statistics serve it too.
+    for ct in CovarianceType::ALL {
+        for prior in [
+            WeightPrior::DirichletProcess,
+            WeightPrior::DirichletDistribution,
+        ] {
+            let (x, labels) = data(600, 5, 4, 11);
+            let config = FitConfig::new(4)
+                .covariance_type(ct)
+                .init(InitMethod::Labels(labels))
+                .max_iter(8)
+                .tol(0.0)
+                .variational(VariationalConfig::new(prior));
+            fit_agrees_with(&x, &config, None);
+        }
     }
 }
 
