@@ -1,6 +1,6 @@
 """gaussmix: Gaussian mixture models fitted by EM in Rust.
 
-A scikit-learn compatible :class:`GaussianMixture` (CPU f64 or GPU via wgpu; an exact
+Scikit-learn compatible :class:`GaussianMixture` and :class:`BayesianGaussianMixture` (CPU f64 or GPU via wgpu; an exact
 low-rank path for full covariances when samples are fewer than features), EM with missing
 values (:meth:`GaussianMixture.fit_missing`), conditioning (:meth:`GaussianMixture.condition`,
 :meth:`GaussianMixture.impute`), forecasting (:func:`forecast`), and the CLI's ``.npz`` model
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from . import _gaussmix, datasets
+from ._bayesian import BayesianGaussianMixture
 from ._compat import HAVE_SKLEARN, ConvergenceWarning, NotFittedError
 from ._conditional import ConditionalMixture
 from ._forecast import BUILTIN_PRESETS, builtin_series, forecast
@@ -28,6 +29,7 @@ __version__: str = _gaussmix.__version__
 
 __all__ = [
     "GaussianMixture",
+    "BayesianGaussianMixture",
     "ConditionalMixture",
     "DENSE_LIMIT_BYTES",
     "DenseTooLargeError",

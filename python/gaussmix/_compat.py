@@ -312,6 +312,7 @@ _STR_OPTIONS = {
     "init_params": {"kmeans", "random", "random_from_data", "k-means++"},
     "device": {"auto", "cpu", "gpu"},
     "full_path": {"auto", "dense", "low_rank"},
+    "weight_concentration_prior_type": {"dirichlet_process", "dirichlet_distribution"},
 }
 # name: (kind, low, closed on the left)
 _INTERVALS = {
@@ -324,16 +325,17 @@ _INTERVALS = {
 }
 
 
-def parameter_constraints(base: dict | None = None) -> dict:
-    """scikit-learn's ``GaussianMixture._parameter_constraints`` plus ``device`` and
-    ``full_path`` (only with scikit-learn installed)."""
+def parameter_constraints(estimator: str = "GaussianMixture") -> dict:
+    """scikit-learn's ``_parameter_constraints`` of ``sklearn.mixture.<estimator>`` plus
+    ``device`` and (for ``GaussianMixture``) ``full_path``; only with scikit-learn installed."""
     if not HAVE_SKLEARN:
         return {}
-    from sklearn.mixture import GaussianMixture as _SkGM
+    import sklearn.mixture
 
-    constraints = dict(_SkGM._parameter_constraints)
+    constraints = dict(getattr(sklearn.mixture, estimator)._parameter_constraints)
     constraints["device"] = [StrOptions(_STR_OPTIONS["device"])]
-    constraints["full_path"] = [StrOptions(_STR_OPTIONS["full_path"])]
+    if estimator == "GaussianMixture":
+        constraints["full_path"] = [StrOptions(_STR_OPTIONS["full_path"])]
     return constraints
 
 
@@ -351,7 +353,7 @@ def validate_params(estimator: Any) -> None:
         )
 
     for key, options in _STR_OPTIONS.items():
-        if params[key] not in options:
+        if key in params and params[key] not in options:
             opts = ", ".join(repr(o) for o in sorted(options))
             fail(key, f"a str among {{{opts}}}")
     for key, (kind, low) in _INTERVALS.items():

@@ -28,6 +28,7 @@ class Model:
         reg_covar: float = 1e-6,
     ) -> "Model": ...
     def to_bytes(self) -> bytes: ...
+    def variational(self) -> Optional[Dict[str, Any]]: ...
     def __reduce__(self) -> Tuple[Callable[[bytes], "Model"], Tuple[bytes]]: ...
     def with_summary(
         self, converged: bool, n_iter: int, lower_bound: float, lower_bounds: List[float]
@@ -118,6 +119,13 @@ def fit(
     warm_start: Optional[Model] = None,
     missing: bool = False,
     progress: Optional[Callable[[int, int, float, float], None]] = None,
+    weight_concentration_prior_type: Optional[str] = None,
+    weight_concentration_prior: Optional[float] = None,
+    mean_precision_prior: Optional[float] = None,
+    mean_prior: Optional[NDArray[np.float64]] = None,
+    degrees_of_freedom_prior: Optional[float] = None,
+    covariance_prior: Optional[NDArray[np.float64]] = None,
+    labels_init: Optional[List[int]] = None,
 ) -> Tuple[Model, List[str]]: ...
 def forecast(
     series: List[float],

@@ -362,7 +362,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"but got n_components = {self.n_components}, "
                 f"n_samples = {n_samples}"
             )
-        weights_init, means_init, precisions_init = self._check_initial_parameters(n_features)
+        options = self._engine_options(X)
         do_init = not (self.warm_start and "_model" in self.__dict__)
         warm = None if do_init else self._current_model()
         max_iter = int(self.max_iter)
@@ -379,13 +379,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             reg_covar=float(self.reg_covar),
             seed=_seed(self.random_state),
             device=self.device,
-            full_path=self.full_path,
-            weights_init=weights_init,
-            means_init=means_init,
-            precisions_init=precisions_init,
             warm_start=warm,
             missing=missing,
             progress=progress,
+            **options,
         )
         self._set_model(model)
         self.notes_ = list(notices)
@@ -403,6 +400,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 ConvergenceWarning,
             )
         return X
+
+    def _engine_options(self, X: np.ndarray) -> dict:
+        """The estimator's own options of the engine's fit (checked)."""
+        weights_init, means_init, precisions_init = self._check_initial_parameters(X.shape[1])
+        return dict(
+            full_path=self.full_path,
+            weights_init=weights_init,
+            means_init=means_init,
+            precisions_init=precisions_init,
+        )
 
     def _check_initial_parameters(
         self, n_features: int
@@ -904,12 +911,17 @@ def load(path: Union[str, "os.PathLike[str]"], **params: Any) -> GaussianMixture
 
     Returns
     -------
-    GaussianMixture
-        A fitted estimator.
+    GaussianMixture or BayesianGaussianMixture
+        A fitted estimator (a variational model file gives a BayesianGaussianMixture).
     """
     with open(os.fspath(path), "rb") as f:
         data = f.read()
-    return GaussianMixture.from_model(_gaussmix.Model.from_bytes(data), **params)
+    model = _gaussmix.Model.from_bytes(data)
+    if model.variational() is not None:
+        from ._bayesian import BayesianGaussianMixture
+
+        return BayesianGaussianMixture.from_model(model, **params)
+    return GaussianMixture.from_model(model, **params)
 
 
 def from_sklearn(gm: Any, **params: Any) -> GaussianMixture:

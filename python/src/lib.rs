@@ -32,6 +32,7 @@ use gaussmix::condition::{ConditionalMixture, PatternConditioner};
 use gaussmix::covariance::{precision_cholesky_of, CovarianceType, Covariances};
 use gaussmix::forecast::{ForecastConfig, TransformChoice};
 use gaussmix::missing::ImputeMode;
+use gaussmix::variational::{CovariancePrior, VariationalConfig, WeightConcentration};
 use gaussmix::{
     Device, DeviceChoice, FitConfig, FitOptions, FullPath, GaussianMixture, GmmError, InitMethod,
     IterationEvent, MixtureParams, Samples,
@@ -193,6 +194,36 @@ fn covariances_from_array(
         CovarianceType::Tied => Covariances::Tied(DMatrix::from_fn(d, d, |i, j| at(&[i, j]))),
         CovarianceType::Diag => Covariances::Diag(DMatrix::from_fn(k, d, |i, j| at(&[i, j]))),
         CovarianceType::Spherical => Covariances::Spherical(DVector::from_fn(k, |i, _| at(&[i]))),
+    })
+}
+
+/// A covariance prior in scikit-learn's layout for the type: (D, D) for full and tied, (D,)
+/// for diag, a scalar for spherical.
+fn covariance_prior_from_array(
+    t: CovarianceType,
+    a: ArrayViewD<'_, f64>,
+    d: usize,
+) -> PyResult<CovariancePrior> {
+    let shape = a.shape().to_vec();
+    let expected: Vec<usize> = match t {
+        CovarianceType::Full | CovarianceType::Tied => vec![d, d],
+        CovarianceType::Diag => vec![d],
+        CovarianceType::Spherical => vec![],
+    };
+    if shape != expected {
+        return Err(PyValueError::new_err(format!(
+            "The parameter 'covariance_prior' should have the shape of {}, but got {}",
+            py_shape(&expected),
+            py_shape(&shape)
+        )));
+    }
+    let v: Vec<f64> = a.iter().copied().collect();
+    Ok(match t {
+        CovarianceType::Full | CovarianceType::Tied => {
+            CovariancePrior::Matrix(DMatrix::from_row_slice(d, d, &v))
+        }
+        CovarianceType::Diag => CovariancePrior::Diagonal(DVector::from_vec(v)),
+        CovarianceType::Spherical => CovariancePrior::Scalar(v[0]),
     })
 }
 
@@ -412,6 +443,57 @@ impl Model {
     #[getter]
     fn reg_covar(&self) -> f64 {
         self.inner.reg_covar()
+    }
+
+    /// The priors and posterior of a variational fit with scikit-learn's attribute names
+    /// (`weight_concentration_` a tuple (a, b) for a Dirichlet process), or `None`.
+    fn variational<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(v) = self.inner.variational() else {
+            return Ok(None);
+        };
+        let out = PyDict::new(py);
+        let (post, p) = (&v.posterior, &v.priors);
+        out.set_item("weight_concentration_prior_type", p.weight_prior.as_str())?;
+        match &post.weight_concentration {
+            WeightConcentration::Process { a, b } => out.set_item(
+                "weight_concentration_",
+                (
+                    vector_to_array(a).into_pyarray(py),
+                    vector_to_array(b).into_pyarray(py),
+                ),
+            )?,
+            WeightConcentration::Distribution(alpha) => out.set_item(
+                "weight_concentration_",
+                vector_to_array(alpha).into_pyarray(py),
+            )?,
+        }
+        out.set_item(
+            "mean_precision_",
+            vector_to_array(&post.mean_precision).into_pyarray(py),
+        )?;
+        if self.inner.covariance_type() == CovarianceType::Tied {
+            out.set_item("degrees_of_freedom_", post.degrees_of_freedom[0])?;
+        } else {
+            out.set_item(
+                "degrees_of_freedom_",
+                vector_to_array(&post.degrees_of_freedom).into_pyarray(py),
+            )?;
+        }
+        out.set_item("weight_concentration_prior_", p.weight_concentration)?;
+        out.set_item("mean_precision_prior_", p.mean_precision)?;
+        out.set_item("mean_prior_", vector_to_array(&p.mean).into_pyarray(py))?;
+        out.set_item("degrees_of_freedom_prior_", p.degrees_of_freedom)?;
+        match &p.covariance {
+            CovariancePrior::Matrix(m) => {
+                out.set_item("covariance_prior_", matrix_to_array(m).into_pyarray(py))?
+            }
+            CovariancePrior::Diagonal(d) => {
+                out.set_item("covariance_prior_", vector_to_array(d).into_pyarray(py))?
+            }
+            CovariancePrior::Scalar(s) => out.set_item("covariance_prior_", *s)?,
+        }
+        out.set_item("effective_components", v.effective_components())?;
+        Ok(Some(out))
     }
 
     /// Whether the covariances are held in the exact low-rank form (full, N < D).
@@ -818,7 +900,10 @@ fn model_from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Model> {
 #[pyo3(signature = (
     x, n_components, covariance_type="full", init="kmeans", n_init=1, max_iter=100, tol=1e-3,
     reg_covar=1e-6, seed=0, device="auto", full_path="auto", weights_init=None, means_init=None,
-    precisions_init=None, warm_start=None, missing=false, progress=None
+    precisions_init=None, warm_start=None, missing=false, progress=None,
+    weight_concentration_prior_type=None, weight_concentration_prior=None,
+    mean_precision_prior=None, mean_prior=None, degrees_of_freedom_prior=None,
+    covariance_prior=None, labels_init=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
@@ -840,9 +925,19 @@ fn fit(
     warm_start: Option<PyRef<'_, Model>>,
     missing: bool,
     progress: Option<Py<PyAny>>,
+    weight_concentration_prior_type: Option<&str>,
+    weight_concentration_prior: Option<f64>,
+    mean_precision_prior: Option<f64>,
+    mean_prior: Option<PyReadonlyArray1<'_, f64>>,
+    degrees_of_freedom_prior: Option<f64>,
+    covariance_prior: Option<PyReadonlyArrayDyn<'_, f64>>,
+    labels_init: Option<Vec<usize>>,
 ) -> PyResult<(Model, Vec<String>)> {
     let t: CovarianceType = parse(covariance_type)?;
-    let init: InitMethod = parse(init)?;
+    let init: InitMethod = match labels_init {
+        Some(labels) => InitMethod::Labels(labels),
+        None => parse(init)?,
+    };
     let device: DeviceChoice = parse(device)?;
     let full_path: FullPath = parse(full_path)?;
     let data = Data::extract(x)?;
@@ -872,6 +967,18 @@ fn fit(
             d,
             "precisions",
         )?);
+    }
+    if let Some(prior_type) = weight_concentration_prior_type {
+        config = config.variational(VariationalConfig {
+            weight_prior: parse(prior_type)?,
+            weight_concentration: weight_concentration_prior,
+            mean_precision: mean_precision_prior,
+            mean: mean_prior.map(|m| DVector::from_iterator(m.len(), m.as_array().iter().copied())),
+            degrees_of_freedom: degrees_of_freedom_prior,
+            covariance: covariance_prior
+                .map(|c| covariance_prior_from_array(t, c.as_array(), d))
+                .transpose()?,
+        });
     }
     let warm: Option<Arc<GaussianMixture>> = warm_start.map(|w| w.inner.clone());
     let view = data.view();
