@@ -5,8 +5,8 @@ every other setting at its default (Dirichlet-process prior, k-means initialisat
 same data in the same run, alternating the two tools; best of REPEATS.
 
 Workloads (K larger than the number of clusters, so that components die out):
-  overlap   100 000 x 16, K = 12, full: 8 overlapping clusters
-  diag      300 000 x 16, K = 16, diag: 8 overlapping clusters
+  separated 100 000 x 16, K = 12, full: 6 well-separated clusters
+  diag      300 000 x 16, K = 16, diag: 8 well-separated clusters
   digits    scikit-learn's digits, 1 797 x 64, K = 20, full
 
 For each: wall time (the CLI's whole process: start-up, reading the .npy, initialisation, the
@@ -32,7 +32,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from default_fit_vs_sklearn import overlapping  # noqa: E402
+from sklearn_compare import make_data  # noqa: E402
 
 
 def workloads():
@@ -42,8 +42,8 @@ def workloads():
         return load_digits().data.astype(np.float64)
 
     return {
-        "overlap": ("100 000 x 16, K = 12, full", lambda: overlapping(100_000, 16, 8, 3)[0], 12, "full"),
-        "diag": ("300 000 x 16, K = 16, diag", lambda: overlapping(300_000, 16, 8, 4)[0], 16, "diag"),
+        "separated": ("100 000 x 16, K = 12, full, 6 clusters", lambda: make_data(100_000, 16, 6, 3)[0], 12, "full"),
+        "diag": ("300 000 x 16, K = 16, diag, 8 clusters", lambda: make_data(300_000, 16, 8, 4)[0], 16, "diag"),
         "digits": ("digits 1 797 x 64, K = 20, full", digits, 20, "full"),
     }
 
@@ -112,9 +112,9 @@ def main():
                 s = rs if s is None or rs[0] < s[0] else s
             print(f"| {label} | {g[0]:.3f} s | {s[0]:.3f} s | {s[0] / g[0]:.1f}x | {g[1]} / {s[1]} "
                   f"| {g[2]:.4f} / {s[2]:.4f} | {g[3]} / {s[3]} |", flush=True)
-        if args.only not in (None, "overlap"):
+        if args.only not in (None, "separated"):
             return
-        label, make, k, cov = workloads()["overlap"]
+        label, make, k, cov = workloads()["separated"]
         x = np.ascontiguousarray(make())
         path = os.path.join(tmp, "x.npy")
         np.save(path, x)
