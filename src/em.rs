@@ -62,6 +62,7 @@ fn initial_stats<B: Backend + ?Sized>(
         (InitMethod::Labels(l), None) => one_hot(l, config.n_components),
         (_, Some(xt)) => initial_responsibilities(
             xt,
+            backend.sample_weights(),
             config.n_components,
             &config.init,
             crate::init::KMeansSettings {
@@ -161,7 +162,8 @@ impl State {
                 Ok((State::Variational(next), lower_bound))
             }
             _ => {
-                let n = stats.n_samples as f64;
+                // The mean log-likelihood per sample (per unit of weight, with weights).
+                let n = backend.total_weight();
                 let lower_bound = finite_lower_bound(stats.log_likelihood.unwrap_or(f64::NAN) / n)?;
                 Ok((
                     State::MaximumLikelihood(stats.to_params(config.reg_covar)?),
@@ -256,14 +258,20 @@ pub(crate) fn fit<B: Backend + ?Sized>(
     progress: Progress<'_>,
 ) -> Result<GaussianMixture> {
     let started = Instant::now();
-    let n = backend.n_samples();
     if let Some(w) = warm_start {
         check_warm_start(w, config, backend.n_features())?;
     }
     let priors = config
         .variational
         .as_ref()
-        .map(|v| v.resolve(init_samples, config.covariance_type, config.n_components))
+        .map(|v| {
+            v.resolve(
+                init_samples,
+                backend.sample_weights(),
+                config.covariance_type,
+                config.n_components,
+            )
+        })
         .transpose()?;
     let n_init = if warm_start.is_some() {
         1
@@ -310,7 +318,7 @@ pub(crate) fn fit<B: Backend + ?Sized>(
             }
         }
         if let (0, State::MaximumLikelihood(params)) = (config.max_iter, &state) {
-            lower_bound = finite_lower_bound(backend.e_step(params)? / n as f64)?;
+            lower_bound = finite_lower_bound(backend.e_step(params)? / backend.total_weight())?;
         }
         if best.as_ref().is_none_or(|b| lower_bound > b.lower_bound) {
             best = Some(Run {

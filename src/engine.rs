@@ -59,14 +59,23 @@ impl Engine {
             });
         }
         let x = samples.matrix()?;
+        let weights = samples.weights().cloned();
         if samples.has_missing() {
             return Ok(Engine {
-                backend: Box::new(MissingDataBackend::new(x)?),
+                backend: Box::new(MissingDataBackend::new(x)?.with_weights(weights)?),
                 device: Device::Cpu,
             });
         }
+        #[cfg(feature = "gpu")]
+        if weights.is_some() && device.is_gpu() {
+            return Err(GmmError::param(
+                "sample_weight",
+                "given",
+                "the GPU engine has no weighted E-step yet; use an engine on Device::Cpu for weighted samples",
+            ));
+        }
         let backend: Box<dyn Backend> = match device {
-            Device::Cpu => Box::new(CpuBackend::new(x)),
+            Device::Cpu => Box::new(CpuBackend::new(x).with_weights(weights)),
             #[cfg(feature = "gpu")]
             Device::Gpu(ctx) => Box::new(crate::backend::gpu::GpuBackend::from_host(ctx, x)?),
         };
@@ -79,7 +88,8 @@ impl Engine {
     /// An engine on the exact low-rank path (full covariances, N < D): the Gram matrix of the
     /// samples is computed once, on `device` (exact integer products on a GPU).
     pub fn low_rank(samples: &Samples<'_>, device: &Device) -> Result<Engine> {
-        let b = LowRankBackend::new_with(samples.matrix()?, &Products::from(device))?;
+        let b = LowRankBackend::new_with(samples.matrix()?, &Products::from(device))?
+            .with_weights(samples.weights().cloned());
         Ok(Engine {
             backend: Box::new(b),
             device: device.clone(),

@@ -311,6 +311,40 @@ impl GaussianMixture {
         Ok(-2.0 * self.score(x)? * n + 2.0 * self.n_parameters() as f64)
     }
 
+    /// The weighted mean log-likelihood Σ w_i log p(x_i) / Σ w_i, and Σ w_i, of `x` with
+    /// sample weights `w` (finite, ≥ 0, not all zero).
+    fn weighted_log_likelihood(&self, x: &DMatrix<f64>, w: &[f64]) -> Result<(f64, f64)> {
+        crate::samples::check_weights(w, x.nrows())?;
+        let scores = self.score_samples(x)?;
+        let total: f64 = w.iter().sum();
+        let sum: f64 = scores
+            .iter()
+            .zip(w)
+            .filter(|(_, &wi)| wi > 0.0)
+            .map(|(s, wi)| s * wi)
+            .sum();
+        Ok((sum / total, total))
+    }
+
+    /// [`GaussianMixture::score`] with sample weights: Σ w_i log p(x_i) / Σ w_i, what a
+    /// weighted fit's lower bound is.
+    pub fn score_weighted(&self, x: &DMatrix<f64>, w: &[f64]) -> Result<f64> {
+        Ok(self.weighted_log_likelihood(x, w)?.0)
+    }
+
+    /// BIC with sample weights: −2 Σ w_i log p(x_i) + p ln Σ w_i (integer weights give the
+    /// BIC of the repeated rows).
+    pub fn bic_weighted(&self, x: &DMatrix<f64>, w: &[f64]) -> Result<f64> {
+        let (mean, total) = self.weighted_log_likelihood(x, w)?;
+        Ok(-2.0 * mean * total + self.n_parameters() as f64 * total.ln())
+    }
+
+    /// AIC with sample weights: −2 Σ w_i log p(x_i) + 2p.
+    pub fn aic_weighted(&self, x: &DMatrix<f64>, w: &[f64]) -> Result<f64> {
+        let (mean, total) = self.weighted_log_likelihood(x, w)?;
+        Ok(-2.0 * mean * total + 2.0 * self.n_parameters() as f64)
+    }
+
     /// How many of `n` draws fall on each component (a multinomial draw, by binomial splits).
     fn component_counts(&self, n: usize, rng: &mut impl Rng) -> Vec<usize> {
         let w = &self.params.weights;

@@ -58,33 +58,49 @@ pub(crate) fn check_no_infinite(x: &DMatrix<f64>) -> Result<()> {
 
 /// Column means over the observed entries; an error names a column with none.
 pub fn observed_column_means(x: &DMatrix<f64>) -> Result<DVector<f64>> {
+    weighted_observed_column_means(x, None)
+}
+
+/// [`observed_column_means`] with sample weights (rows of weight w count w times).
+pub fn weighted_observed_column_means(
+    x: &DMatrix<f64>,
+    weights: Option<&DVector<f64>>,
+) -> Result<DVector<f64>> {
     let d = x.ncols();
     let mut means = DVector::zeros(d);
     for j in 0..d {
         let (sum, count) = x
             .column(j)
             .iter()
-            .filter(|v| !v.is_nan())
-            .fold((0.0, 0usize), |(s, c), v| (s + v, c + 1));
-        if count == 0 {
+            .enumerate()
+            .filter(|(_, v)| !v.is_nan())
+            .fold((0.0, 0.0), |(s, c), (i, v)| match weights {
+                None => (s + v, c + 1.0),
+                Some(w) => (s + w[i] * v, c + w[i]),
+            });
+        if count == 0.0 {
             return Err(GmmError::InvalidData(format!(
-                "column {j} (0-based) has no observed value; drop it before fitting"
+                "column {j} (0-based) has no observed value (of positive weight); drop it before fitting"
             )));
         }
-        means[j] = sum / count as f64;
+        means[j] = sum / count;
     }
     Ok(means)
 }
 
 /// The data with every NaN replaced by its column's observed mean.
 pub fn mean_imputed(x: &DMatrix<f64>) -> Result<DMatrix<f64>> {
-    let means = observed_column_means(x)?;
-    Ok(DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
+    Ok(imputed_with(x, &observed_column_means(x)?))
+}
+
+/// The data with every NaN of column j replaced by `means[j]`.
+pub fn imputed_with(x: &DMatrix<f64>, means: &DVector<f64>) -> DMatrix<f64> {
+    DMatrix::from_fn(x.nrows(), x.ncols(), |i, j| {
         let v = x[(i, j)];
         if v.is_nan() {
             means[j]
         } else {
             v
         }
-    }))
+    })
 }

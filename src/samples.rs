@@ -11,12 +11,13 @@
 //!   engine reports non-finite statistics instead).
 //!
 //! A `Samples` borrows the caller's matrix when given a reference (no copy) and owns it when
-//! given a matrix.
+//! given a matrix. [`Samples::weighted`] attaches a weight to every sample: the fit then
+//! maximises Σ w_i log p(x_i), so an integer weight counts like that many copies of the row.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 use crate::error::{GmmError, Result};
 
@@ -59,6 +60,7 @@ pub struct Samples<'a> {
     n: usize,
     d: usize,
     missing: bool,
+    weights: Option<Arc<DVector<f64>>>,
 }
 
 impl<'a> Samples<'a> {
@@ -133,6 +135,7 @@ impl<'a> Samples<'a> {
             n: n_samples,
             d: n_features,
             missing: false,
+            weights: None,
         })
     }
 
@@ -143,6 +146,7 @@ impl<'a> Samples<'a> {
             n,
             d,
             missing,
+            weights: None,
         }
     }
 
@@ -159,6 +163,21 @@ impl<'a> Samples<'a> {
     /// Whether some entries are missing (NaN).
     pub fn has_missing(&self) -> bool {
         self.missing
+    }
+
+    /// The same samples with a weight each (scikit-learn's `sample_weight`): N finite values
+    /// ≥ 0, not all zero. The fit maximises Σ w_i log p(x_i): the statistics, the lower bound
+    /// (a weighted mean) and the k-means initialisation are weighted, so integer weights act
+    /// as repeated rows.
+    pub fn weighted(mut self, weights: &[f64]) -> Result<Self> {
+        check_weights(weights, self.n)?;
+        self.weights = Some(Arc::new(DVector::from_column_slice(weights)));
+        Ok(self)
+    }
+
+    /// The sample weights, when given.
+    pub fn weights(&self) -> Option<&Arc<DVector<f64>>> {
+        self.weights.as_ref()
     }
 
     /// The data of a fit given one sample per column (D × N: what a C-order `.npy` file or
@@ -182,6 +201,7 @@ impl<'a> Samples<'a> {
             n,
             d,
             missing: false,
+            weights: None,
         })
     }
 
@@ -257,6 +277,36 @@ pub(crate) fn check_finite(x: &DMatrix<f64>) -> Result<()> {
                 });
             }
         }
+    }
+    Ok(())
+}
+
+/// Checks sample weights: one per sample, finite, ≥ 0, with a positive sum.
+pub fn check_weights(weights: &[f64], n: usize) -> Result<()> {
+    if weights.len() != n {
+        return Err(GmmError::param(
+            "sample_weight",
+            format!("{} weights", weights.len()),
+            format!("give one weight per sample ({n})"),
+        ));
+    }
+    if let Some((i, &w)) = weights
+        .iter()
+        .enumerate()
+        .find(|(_, w)| !(w.is_finite() && **w >= 0.0))
+    {
+        return Err(GmmError::param(
+            "sample_weight",
+            format!("{w} at row {i}"),
+            "weights must be finite and ≥ 0",
+        ));
+    }
+    if weights.iter().sum::<f64>() <= 0.0 {
+        return Err(GmmError::param(
+            "sample_weight",
+            "all zero",
+            "at least one sample needs a positive weight",
+        ));
     }
     Ok(())
 }

@@ -48,6 +48,8 @@ pub struct CpuBackend {
     resp: DMatrix<f64>,
     /// The shift of the M-step's packed moments: the data's mean.
     shift: DVector<f64>,
+    /// Sample weights, if any: the kept responsibilities are multiplied by them.
+    weights: Option<Arc<DVector<f64>>>,
 }
 
 impl CpuBackend {
@@ -64,7 +66,26 @@ impl CpuBackend {
             xt,
             resp: DMatrix::zeros(0, n),
             shift,
+            weights: None,
         }
+    }
+
+    /// The same backend with sample weights (one per sample, checked by the caller).
+    pub fn with_weights(mut self, weights: Option<Arc<DVector<f64>>>) -> Self {
+        self.weights = weights;
+        self
+    }
+
+    /// Multiplies the responsibilities of the samples `start..` (columns of `block`, K × B) by
+    /// their weights and returns the weighted sum of their log-likelihoods `log_norm`.
+    fn weigh_block(&self, block: &mut DMatrix<f64>, log_norm: &[f64], start: usize) -> f64 {
+        let w = self.weights.as_deref();
+        if let Some(w) = w {
+            for (j, mut col) in block.column_iter_mut().enumerate() {
+                col *= w[start + j];
+            }
+        }
+        crate::backend::weighted_sum(log_norm, w, start)
     }
 
     /// The data, one sample per column (D × N).
@@ -322,6 +343,8 @@ impl Backend for CpuBackend {
 
     fn set_responsibilities(&mut self, resp: &DMatrix<f64>) -> Result<()> {
         crate::backend::check_responsibility_rows(resp, self.n_samples())?;
+        let mut resp = resp.clone();
+        crate::backend::weigh_rows(&mut resp, self.weights.as_deref());
         self.resp = resp.transpose();
         Ok(())
     }
@@ -332,10 +355,11 @@ impl Backend for CpuBackend {
         if self.resp.nrows() != k {
             self.resp = DMatrix::zeros(k, n);
         }
+        let mut resp = std::mem::take(&mut self.resp);
         let xt = &*self.xt;
         let density = Density::weighted(params);
-        let log_norms: Vec<Result<f64>> = self
-            .resp
+        let this = &*self;
+        let log_norms: Vec<Result<f64>> = resp
             .as_mut_slice()
             .par_chunks_mut(k * E_BLOCK)
             .enumerate()
@@ -349,11 +373,13 @@ impl Backend for CpuBackend {
                     }
                     density.eval(xt.columns(start, len), wlp, scratch)?;
                     let log_norm = normalize_in_place(wlp);
+                    let sum = this.weigh_block(wlp, log_norm.as_slice(), start);
                     out.copy_from_slice(wlp.as_slice());
-                    Ok(log_norm.iter().sum())
+                    Ok(sum)
                 },
             )
             .collect();
+        self.resp = resp;
         let mut total = 0.0;
         for v in log_norms {
             total += v?;
@@ -408,9 +434,10 @@ impl Backend for CpuBackend {
         let groups = m_groups(n, rows * k * 8);
         let step = groups[0].len();
         let density = Density::weighted(params);
-        let (xt, shift) = (&*self.xt, &self.shift);
-        let partials: Vec<Result<(DMatrix<f64>, f64)>> = self
-            .resp
+        let mut resp = std::mem::take(&mut self.resp);
+        let this = &*self;
+        let (xt, shift) = (&*this.xt, &this.shift);
+        let partials: Vec<Result<(DMatrix<f64>, f64)>> = resp
             .as_mut_slice()
             .par_chunks_mut(step * k)
             .enumerate()
@@ -429,7 +456,8 @@ impl Backend for CpuBackend {
                     }
                     let x = xt.columns(start + at, bl);
                     density.eval(x, &mut wlp, &mut scratch)?;
-                    log_likelihood += normalize_in_place(&mut wlp).iter().sum::<f64>();
+                    let log_norm = normalize_in_place(&mut wlp);
+                    log_likelihood += this.weigh_block(&mut wlp, log_norm.as_slice(), start + at);
                     out[at * k..(at + bl) * k].copy_from_slice(wlp.as_slice());
                     moments::accumulate(shape, x, shift, wlp.as_view(), &mut packed, &mut acc);
                     at += bl;
@@ -437,6 +465,7 @@ impl Backend for CpuBackend {
                 Ok((acc, log_likelihood))
             })
             .collect();
+        self.resp = resp;
         let mut acc = DMatrix::<f64>::zeros(rows, k);
         let mut log_likelihood = 0.0;
         for p in partials {
@@ -452,6 +481,10 @@ impl Backend for CpuBackend {
 
     fn responsibilities(&self) -> Result<DMatrix<f64>> {
         Ok(self.resp.transpose())
+    }
+
+    fn sample_weights(&self) -> Option<&DVector<f64>> {
+        self.weights.as_deref()
     }
 }
 

@@ -29,11 +29,19 @@ pub struct LowRankBackend {
     training: Arc<TrainingSet>,
     /// Where the Gram matrix was computed.
     products: Products,
-    /// Responsibilities, N × K.
+    /// Responsibilities, N × K (times the sample weights, if any).
     resp: DMatrix<f64>,
+    /// Sample weights, if any.
+    weights: Option<Arc<DVector<f64>>>,
 }
 
 impl LowRankBackend {
+    /// The same backend with sample weights (one per sample, checked by the caller).
+    pub fn with_weights(mut self, weights: Option<Arc<DVector<f64>>>) -> Self {
+        self.weights = weights;
+        self
+    }
+
     /// Takes the data as N × D (one sample per row); centres them and computes their Gram
     /// matrix (O(N² D), once).
     #[cfg(test)]
@@ -48,6 +56,7 @@ impl LowRankBackend {
             training: Arc::new(TrainingSet::new_with(x, products)?),
             products: products.clone(),
             resp: DMatrix::zeros(x.nrows(), 0),
+            weights: None,
         })
     }
 
@@ -168,6 +177,7 @@ impl Backend for LowRankBackend {
     fn set_responsibilities(&mut self, resp: &DMatrix<f64>) -> Result<()> {
         crate::backend::check_responsibility_rows(resp, self.n_samples())?;
         self.resp = resp.clone();
+        crate::backend::weigh_rows(&mut self.resp, self.weights.as_deref());
         Ok(())
     }
 
@@ -184,7 +194,9 @@ impl Backend for LowRankBackend {
         };
         let log_norm = normalize_in_place(&mut wlp);
         self.resp = wlp.transpose();
-        Ok(log_norm.iter().sum::<f64>())
+        let w = self.weights.as_deref();
+        crate::backend::weigh_rows(&mut self.resp, w);
+        Ok(crate::backend::weighted_sum(log_norm.as_slice(), w, 0))
     }
 
     fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<SufficientStats> {
@@ -225,5 +237,9 @@ impl Backend for LowRankBackend {
 
     fn responsibilities(&self) -> Result<DMatrix<f64>> {
         Ok(self.resp.clone())
+    }
+
+    fn sample_weights(&self) -> Option<&DVector<f64>> {
+        self.weights.as_deref()
     }
 }

@@ -21,7 +21,10 @@ use crate::covariance::CovarianceType;
 use crate::error::{GmmError, Result};
 use crate::linalg::log_sum_exp;
 use crate::params::MixtureParams;
-use crate::patterns::{check_no_infinite, group_by_pattern, observed_column_means, MissingPattern};
+use crate::patterns::{
+    check_no_infinite, group_by_pattern, imputed_with, observed_column_means,
+    weighted_observed_column_means, MissingPattern,
+};
 use crate::stats::{Scatter, SufficientStats};
 
 /// Rows per block of the M-step partial sums (fixed, so the summation order is too).
@@ -46,9 +49,26 @@ pub(crate) struct MissingDataBackend {
     /// Per pattern and component, the conditional covariance of the missing block
     /// (empty until the first E-step: the mean imputation carries no correction).
     cond_covs: Vec<Vec<DMatrix<f64>>>,
+    /// Sample weights, if any: the kept responsibilities are multiplied by them.
+    weights: Option<std::sync::Arc<DVector<f64>>>,
 }
 
 impl MissingDataBackend {
+    /// The same backend with sample weights (one per sample, checked by the caller).
+    pub fn with_weights(mut self, weights: Option<std::sync::Arc<DVector<f64>>>) -> Result<Self> {
+        if weights.is_some() {
+            self.column_means = weighted_observed_column_means(&self.x, weights.as_deref())?;
+        }
+        self.weights = weights;
+        Ok(self)
+    }
+
+    /// The data with the (weighted) observed column means in place of the missing values:
+    /// what the initialisation sees.
+    pub fn mean_imputed(&self) -> DMatrix<f64> {
+        imputed_with(&self.x, &self.column_means)
+    }
+
     /// Takes the data as N × D with NaN marking missing entries.
     pub fn new(x: &DMatrix<f64>) -> Result<Self> {
         if x.nrows() < 2 || x.ncols() == 0 {
@@ -76,6 +96,7 @@ impl MissingDataBackend {
             offsets: Vec::new(),
             column_means,
             cond_covs: Vec::new(),
+            weights: None,
         })
     }
 
@@ -217,6 +238,7 @@ impl Backend for MissingDataBackend {
     fn set_responsibilities(&mut self, resp: &DMatrix<f64>) -> Result<()> {
         crate::backend::check_responsibility_rows(resp, self.n_samples())?;
         self.resp = resp.clone();
+        crate::backend::weigh_rows(&mut self.resp, self.weights.as_deref());
         self.reset_imputation(resp.ncols());
         Ok(())
     }
@@ -272,7 +294,9 @@ impl Backend for MissingDataBackend {
             cond_covs.push(result.cond_covs);
         }
         self.cond_covs = cond_covs;
-        Ok(log_norms.iter().sum::<f64>())
+        let w = self.weights.as_deref();
+        crate::backend::weigh_rows(&mut self.resp, w);
+        Ok(crate::backend::weighted_sum(&log_norms, w, 0))
     }
 
     fn m_step_stats(&mut self, covariance_type: CovarianceType) -> Result<SufficientStats> {
@@ -325,5 +349,9 @@ impl Backend for MissingDataBackend {
 
     fn responsibilities(&self) -> Result<DMatrix<f64>> {
         Ok(self.resp.clone())
+    }
+
+    fn sample_weights(&self) -> Option<&DVector<f64>> {
+        self.weights.as_deref()
     }
 }

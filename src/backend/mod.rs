@@ -17,7 +17,7 @@ pub(crate) mod lowrank;
 pub(crate) mod missing;
 pub(crate) mod moments;
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 
 use crate::covariance::CovarianceType;
 use crate::error::{GmmError, Result};
@@ -47,6 +47,28 @@ pub(crate) fn separate_statistics<B: Backend + ?Sized>(
     let mut stats = backend.m_step_stats(covariance_type)?;
     stats.log_likelihood = Some(log_likelihood);
     Ok(stats)
+}
+
+/// Multiplies every sample's responsibilities by its weight (`resp` N × K, one sample per
+/// row), so that the M-step sums are weighted; nothing without weights.
+pub(crate) fn weigh_rows(resp: &mut DMatrix<f64>, weights: Option<&DVector<f64>>) {
+    if let Some(w) = weights {
+        for (i, mut row) in resp.row_iter_mut().enumerate() {
+            row *= w[i];
+        }
+    }
+}
+
+/// `Σ_i w_i v_i` for the samples `start..start + v.len()`, or `Σ_i v_i` without weights.
+pub(crate) fn weighted_sum(v: &[f64], weights: Option<&DVector<f64>>, start: usize) -> f64 {
+    match weights {
+        Some(w) => v
+            .iter()
+            .zip(&w.as_slice()[start..])
+            .map(|(a, b)| a * b)
+            .sum(),
+        None => v.iter().sum(),
+    }
 }
 
 /// The mean per-sample log-likelihood of an E-step, or the error that some sample has
@@ -110,6 +132,19 @@ pub trait Backend {
     /// How many chunks (device buffers and dispatches) the data are processed in.
     fn chunks(&self) -> usize {
         1
+    }
+
+    /// The sample weights, when the data carry them ([`crate::Samples::weighted`]): the
+    /// backend then multiplies every sample's responsibilities by its weight (so its
+    /// statistics are weighted) and weights its log-likelihood sum.
+    fn sample_weights(&self) -> Option<&DVector<f64>> {
+        None
+    }
+
+    /// Σ w_i (N without weights): what the mean log-likelihood divides by.
+    fn total_weight(&self) -> f64 {
+        self.sample_weights()
+            .map_or(self.n_samples() as f64, |w| w.sum())
     }
 
     /// Notes about the run worth telling the user (for example GPU statistics recomputed in

@@ -13,7 +13,7 @@ use gaussmix::IterationEvent;
 /// flags. Rewrites an error message in the flags' terms.
 pub fn with_flag_names(message: &str) -> String {
     // Parameter names only: model-file array names (`covariance_type`, `means_`, …) stay.
-    const FLAGS: [(&str, &str); 23] = [
+    const FLAGS: [(&str, &str); 24] = [
         ("device=cpu", "--device cpu"),
         ("weight_concentration_prior_type", "--weight-prior"),
         ("weight_concentration_prior", "--weight-concentration"),
@@ -37,6 +37,7 @@ pub fn with_flag_names(message: &str) -> String {
         ("n_components", "-k"),
         ("full_path", "--full-path"),
         ("warm_start", "--warm-start"),
+        ("sample_weight", "--sample-weight"),
     ];
     let mut out = message.to_string();
     for (param, flag) in FLAGS {
@@ -145,6 +146,24 @@ pub fn read_data(path: &Path) -> anyhow::Result<nalgebra::DMatrix<f64>> {
         path,
         gaussmix::io::Missing::Reject,
     )?)
+}
+
+/// Reads sample weights (`--sample-weight`): one value per sample, as one column or one row
+/// of a .npy or .csv file, finite and ≥ 0, not all zero. Errors name the file and the row.
+pub fn read_sample_weight(path: &Path, n_samples: usize) -> anyhow::Result<Vec<f64>> {
+    let m = read_data(path)?;
+    if m.nrows() != 1 && m.ncols() != 1 {
+        anyhow::bail!(
+            "{}: sample weights are one column (or one row) of values, found {} × {}",
+            path.display(),
+            m.nrows(),
+            m.ncols()
+        );
+    }
+    let w: Vec<f64> = m.iter().copied().collect();
+    gaussmix::check_sample_weights(&w, n_samples)
+        .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), with_flag_names(&e.to_string())))?;
+    Ok(w)
 }
 
 /// Reads data for a model: finite, with the model's number of features.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::cli::common::{load_model, read_data, Progress};
+use crate::cli::common::{load_model, read_data, read_sample_weight, Progress};
 use gaussmix::variational::CovariancePrior;
 use gaussmix::{
     fit, CovarianceType, DeviceChoice, FitConfig, FitOptions, FullPath, GmmError, InitMethod,
@@ -79,6 +79,11 @@ pub struct Args {
     /// .csv: D × D for full and tied, D values for diag); default from the data covariance.
     #[arg(long, requires = "bayesian", allow_negative_numbers = true)]
     pub covariance_prior: Option<String>,
+    /// Sample weights, one per sample (.npy or .csv; finite, ≥ 0): the fit maximises
+    /// Σ w log p(x), so an integer weight counts as that many copies of the row. Runs on the
+    /// CPU.
+    #[arg(long)]
+    pub sample_weight: Option<PathBuf>,
     /// Output model file (.npz, scikit-learn attribute names).
     #[arg(short = 'o', long)]
     pub output: PathBuf,
@@ -213,6 +218,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (n_features, n_samples) = xt.shape();
     let samples =
         Samples::from_columns(xt).map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
+    let samples = match &args.sample_weight {
+        Some(p) => samples.weighted(&read_sample_weight(p, n_samples)?)?,
+        None => samples,
+    };
     let init = if let Some(p) = &args.means_init {
         InitMethod::Means(read_data(p)?)
     } else if let Some(p) = &args.labels_init {

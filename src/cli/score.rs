@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use nalgebra::DMatrix;
 
-use crate::cli::common::{load_model, read_data_for};
+use crate::cli::common::{load_model, read_data_for, read_sample_weight};
 use gaussmix::{DeviceChoice, Work};
 
 /// Arguments of `gaussmix score`.
@@ -22,6 +22,10 @@ pub struct Args {
     /// CPU).
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
+    /// Sample weights, one per sample (.npy or .csv): the weighted mean log-likelihood, and
+    /// BIC and AIC as of repeated rows (−2 Σ w log p + p ln Σ w).
+    #[arg(long)]
+    pub sample_weight: Option<PathBuf>,
 }
 
 /// Runs `gaussmix score`.
@@ -39,9 +43,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let column = DMatrix::from_column_slice(log_density.len(), 1, log_density.as_slice());
         gaussmix::io::write_matrix(out, &column)?;
     }
-    let n = x.nrows() as f64;
-    let mean = log_density.mean();
-    println!("mean log-likelihood {mean:.9} over {} samples", x.nrows());
+    let weights = args
+        .sample_weight
+        .as_deref()
+        .map(|p| read_sample_weight(p, x.nrows()))
+        .transpose()?;
+    let (mean, n) = match &weights {
+        Some(w) => {
+            let total: f64 = w.iter().sum();
+            let sum: f64 = log_density
+                .iter()
+                .zip(w)
+                .filter(|(_, &wi)| wi > 0.0)
+                .map(|(v, wi)| v * wi)
+                .sum();
+            println!(
+                "weighted mean log-likelihood {:.9} over {} samples (total weight {total})",
+                sum / total,
+                x.nrows()
+            );
+            (sum / total, total)
+        }
+        None => {
+            let mean = log_density.mean();
+            println!("mean log-likelihood {mean:.9} over {} samples", x.nrows());
+            (mean, x.nrows() as f64)
+        }
+    };
     let params = model.n_parameters() as f64;
     println!(
         "BIC {:.6}  AIC {:.6}  ({} free parameters)",

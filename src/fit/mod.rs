@@ -141,6 +141,7 @@ pub fn fit(
             f(s)
         }
     };
+    let weights = samples.weights().cloned();
     let mut quiet = |_: &IterationEvent| ControlFlow::Continue(());
     let progress = progress.unwrap_or(&mut quiet);
 
@@ -153,6 +154,13 @@ pub fn fit(
                 "data in a GPU buffer are fitted on the device that holds them: pass it with FitOptions::on(&Device::from_wgpu(&device, &queue))",
             )
         })?;
+        if samples.weights().is_some() {
+            return Err(GmmError::param(
+                "sample_weight",
+                "given",
+                "data in a GPU buffer are fitted without sample weights; fit host data to weigh samples",
+            ));
+        }
         return paths::fit_buffer(ctx, buffer, &config, warm_start, progress);
     }
     if samples.has_missing() {
@@ -174,7 +182,7 @@ pub fn fit(
                 "a fit with missing values starts from its own initialisation; fill the missing values (impute) to continue from a model",
             ));
         }
-        return paths::fit_missing(x, &config, progress);
+        return paths::fit_missing(x, weights, &config, progress);
     }
     let low_rank = config.covariance_type == CovarianceType::Full
         && match full_path {
@@ -198,16 +206,27 @@ pub fn fit(
         } else if choice == DeviceChoice::Auto && on.is_none() {
             say("the exact low-rank path (fewer samples than dimensions) runs on the CPU: its Gram matrix is too small to gain from a GPU (device=gpu forces it)");
         }
-        return paths::fit_low_rank(samples.matrix()?, &config, &device, warm_start, progress);
+        return paths::fit_low_rank(
+            samples.matrix()?,
+            weights,
+            &config,
+            &device,
+            warm_start,
+            progress,
+        );
     }
-    let device = match on {
+    let mut device = match on {
         Some(dev) => dev.clone(),
         None => choice.resolve(Work::Dense, &mut say)?,
     };
+    if weights.is_some() && device.is_gpu() {
+        say("sample weights run on the CPU (f64): the GPU engine has no weighted E-step yet");
+        device = Device::Cpu;
+    }
     match &device {
         Device::Cpu => match samples.columns() {
-            Some(xt) => paths::fit_cpu_columns(xt, &config, warm_start, progress),
-            None => paths::fit_cpu(samples.matrix()?, &config, warm_start, progress),
+            Some(xt) => paths::fit_cpu_columns(xt, weights, &config, warm_start, progress),
+            None => paths::fit_cpu(samples.matrix()?, weights, &config, warm_start, progress),
         },
         #[cfg(feature = "gpu")]
         Device::Gpu(ctx) => {

@@ -12,26 +12,40 @@ use crate::em::{self, Progress};
 use crate::error::{GmmError, Result};
 use crate::lowrank::Products;
 use crate::model::GaussianMixture;
-use crate::patterns::mean_imputed;
+
+/// Sample weights of the data, if any.
+type Weights = Option<std::sync::Arc<nalgebra::DVector<f64>>>;
 
 /// Dense EM on the CPU, f64.
 pub(super) fn fit_cpu(
     x: &DMatrix<f64>,
+    weights: Weights,
     config: &ValidFitConfig,
     warm_start: Option<&GaussianMixture>,
     progress: Progress<'_>,
 ) -> Result<GaussianMixture> {
-    run_cpu(CpuBackend::new(x), config, warm_start, progress)
+    run_cpu(
+        CpuBackend::new(x).with_weights(weights),
+        config,
+        warm_start,
+        progress,
+    )
 }
 
 /// Dense EM on the CPU with the samples given as columns (D × N), used in place.
 pub(super) fn fit_cpu_columns(
     xt: std::sync::Arc<DMatrix<f64>>,
+    weights: Weights,
     config: &ValidFitConfig,
     warm_start: Option<&GaussianMixture>,
     progress: Progress<'_>,
 ) -> Result<GaussianMixture> {
-    run_cpu(CpuBackend::from_columns(xt), config, warm_start, progress)
+    run_cpu(
+        CpuBackend::from_columns(xt).with_weights(weights),
+        config,
+        warm_start,
+        progress,
+    )
 }
 
 fn run_cpu(
@@ -98,6 +112,7 @@ pub(super) fn fit_buffer(
 /// every iteration (and its O(N D K) weighted means) stays on the host in f64.
 pub(super) fn fit_low_rank(
     x: &DMatrix<f64>,
+    weights: Weights,
     config: &ValidFitConfig,
     device: &Device,
     warm_start: Option<&GaussianMixture>,
@@ -110,7 +125,7 @@ pub(super) fn fit_low_rank(
             "the exact low-rank path needs reg_covar > 0: with fewer samples than features a full covariance is singular otherwise (the default is 1e-6)",
         ));
     }
-    let mut backend = LowRankBackend::new_with(x, &Products::from(device))?;
+    let mut backend = LowRankBackend::new_with(x, &Products::from(device))?.with_weights(weights);
     // Distance-based initialisations see the samples through an isometric N-dimensional
     // embedding (same distances, N/D of the work); given means live in D dimensions.
     let init_samples = match &config.init {
@@ -133,10 +148,11 @@ pub(super) fn fit_low_rank(
 /// observed-data log-likelihood `log p(x_o)` per row.
 pub(super) fn fit_missing(
     x: &DMatrix<f64>,
+    weights: Weights,
     config: &ValidFitConfig,
     progress: Progress<'_>,
 ) -> Result<GaussianMixture> {
-    let mut backend = MissingDataBackend::new(x)?;
-    let init_samples = mean_imputed(x)?.transpose();
+    let mut backend = MissingDataBackend::new(x)?.with_weights(weights)?;
+    let init_samples = backend.mean_imputed().transpose();
     em::fit(&mut backend, Some(&init_samples), config, None, progress)
 }

@@ -25,6 +25,8 @@ pub struct CentredSamples<'a> {
     /// ‖x_i − x̄‖² of every sample.
     sq_norms: Vec<f64>,
     groups: Vec<Range<usize>>,
+    /// Sample weights, if any (weighted k-means, as scikit-learn's `sample_weight`).
+    weights: Option<&'a DVector<f64>>,
 }
 
 /// Fixed groups of whole blocks covering `0..n` (they depend on `n` only).
@@ -63,7 +65,24 @@ impl<'a> CentredSamples<'a> {
             mean,
             sq_norms,
             groups,
+            weights: None,
         }
+    }
+
+    /// The same samples with a weight each (one per sample).
+    pub fn weighted(mut self, weights: Option<&'a DVector<f64>>) -> Self {
+        self.weights = weights;
+        self
+    }
+
+    /// The weights, if any.
+    pub fn weights(&self) -> Option<&'a DVector<f64>> {
+        self.weights
+    }
+
+    /// The weight of sample `i` (1 without weights).
+    pub fn weight(&self, i: usize) -> f64 {
+        self.weights.map_or(1.0, |w| w[i])
     }
 
     /// Number of samples.

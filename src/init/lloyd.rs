@@ -2,7 +2,8 @@
 //! assigns every sample to its nearest centre (GEMM-form distances) and sums the new centres
 //! in the same pass; empty clusters take the samples farthest from their centres; the loop
 //! stops when the labels no longer change or when the total squared centre shift falls to
-//! `tol` times the mean per-feature variance of the data.
+//! `tol` times the mean per-feature variance of the data. With sample weights the centres are
+//! weighted means (scikit-learn's `sample_weight`).
 
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
@@ -71,9 +72,10 @@ fn assign_and_sum(
                 let (c, best) = argmin_score(&cn, p);
                 lab[i - start] = c;
                 dis[i - start] = (data.sq_norm(i) + best).max(0.0);
-                counts[c] += 1.0;
+                let w = data.weight(i);
+                counts[c] += w;
                 for (s, xv) in ss[c * d..(c + 1) * d].iter_mut().zip(x) {
-                    *s += xv;
+                    *s += w * xv;
                 }
             });
             // Σ (x − x̄) = Σ x − count · x̄, per cluster.
@@ -106,6 +108,16 @@ fn relocate_empty(
     dist: &[f64],
 ) {
     let empty: Vec<usize> = (0..counts.len()).filter(|&c| counts[c] == 0.0).collect();
+    // Samples of weight zero cannot fill a cluster.
+    let dist: Vec<f64> = (0..dist.len())
+        .map(|i| {
+            if data.weight(i) > 0.0 {
+                dist[i]
+            } else {
+                f64::NEG_INFINITY
+            }
+        })
+        .collect();
     if empty.is_empty() {
         return;
     }
@@ -117,14 +129,15 @@ fn relocate_empty(
     order.truncate(take);
     order.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]).then(a.cmp(&b)));
     for (&c, &i) in empty.iter().zip(&order) {
-        let z: DVector<f64> = data.centred_columns(&[i]).column(0).into_owned();
+        let w = data.weight(i);
+        let z: DVector<f64> = data.centred_columns(&[i]).column(0) * w;
         let old = labels[i];
-        if counts[old] > 1.0 {
+        if counts[old] > w {
             let mut col = sums.column_mut(old);
             col -= &z;
-            counts[old] -= 1.0;
+            counts[old] -= w;
         }
         sums.set_column(c, &z);
-        counts[c] = 1.0;
+        counts[c] = w;
     }
 }

@@ -9,7 +9,7 @@ pub mod distances;
 pub mod lloyd;
 pub mod plusplus;
 
-use nalgebra::DMatrix;
+use nalgebra::{DMatrix, DVector};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -47,16 +47,18 @@ pub struct KMeansSettings {
     pub tol: f64,
 }
 
-/// Initial responsibilities (N × K) for the samples in `xt` (D × N).
+/// Initial responsibilities (N × K) for the samples in `xt` (D × N), with sample weights for
+/// the k-means initialisations when given.
 pub fn initial_responsibilities(
     xt: &DMatrix<f64>,
+    weights: Option<&DVector<f64>>,
     k: usize,
     method: &InitMethod,
     kmeans: KMeansSettings,
     rng: &mut ChaCha8Rng,
 ) -> DMatrix<f64> {
     let n = xt.ncols();
-    let data = || CentredSamples::new(xt);
+    let data = || CentredSamples::new(xt).weighted(weights);
     match method {
         InitMethod::KMeans => {
             let data = data();
@@ -109,7 +111,7 @@ mod tests {
             xt[(1, i)] = (i % 3) as f64 * 0.1;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let resp = initial_responsibilities(&xt, 2, &InitMethod::KMeans, SETTINGS, &mut rng);
+        let resp = initial_responsibilities(&xt, None, 2, &InitMethod::KMeans, SETTINGS, &mut rng);
         let first = resp.row(0).transpose().imax();
         for i in 0..20 {
             assert_eq!(resp.row(i).transpose().imax(), first);
@@ -123,7 +125,7 @@ mod tests {
     fn random_responsibilities_sum_to_one() {
         let xt = DMatrix::<f64>::from_fn(3, 10, |i, j| (i + j) as f64);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let resp = initial_responsibilities(&xt, 4, &InitMethod::Random, SETTINGS, &mut rng);
+        let resp = initial_responsibilities(&xt, None, 4, &InitMethod::Random, SETTINGS, &mut rng);
         for row in resp.row_iter() {
             assert!((row.sum() - 1.0).abs() < 1e-12);
         }
@@ -144,7 +146,7 @@ mod tests {
             max_iter: 1000,
             tol: 0.0,
         };
-        let resp = initial_responsibilities(&xt, k, &InitMethod::KMeans, settings, &mut rng);
+        let resp = initial_responsibilities(&xt, None, k, &InitMethod::KMeans, settings, &mut rng);
         let labels: Vec<usize> = resp.row_iter().map(|r| r.transpose().imax()).collect();
         let mut means = DMatrix::<f64>::zeros(d, k);
         let mut counts = vec![0.0; k];

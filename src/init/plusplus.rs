@@ -13,7 +13,21 @@ use super::distances::{sq_norms_of, CentredSamples};
 pub fn kmeans_plus_plus(data: &CentredSamples<'_>, k: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
     let n = data.n();
     let trials = 2 + (k as f64).ln().floor() as usize;
-    let first = rng.random_range(0..n);
+    let first = match data.weights() {
+        None => rng.random_range(0..n),
+        Some(w) => {
+            let mut acc = 0.0;
+            let cumsum: Vec<f64> = w
+                .iter()
+                .map(|v| {
+                    acc += v;
+                    acc
+                })
+                .collect();
+            let target = rng.random::<f64>() * acc;
+            cumsum.partition_point(|&c| c <= target).min(n - 1)
+        }
+    };
     let mut chosen = vec![first];
     let (mut closest, mut pot) = {
         let (d, pots) = candidate_distances(data, &[first], None);
@@ -23,8 +37,8 @@ pub fn kmeans_plus_plus(data: &CentredSamples<'_>, k: usize, rng: &mut ChaCha8Rn
     while chosen.len() < k {
         let candidates: Vec<usize> = if pot > 0.0 {
             let mut acc = 0.0;
-            for (c, &v) in cumsum.iter_mut().zip(&closest) {
-                acc += v;
+            for (i, (c, &v)) in cumsum.iter_mut().zip(&closest).enumerate() {
+                acc += v * data.weight(i);
                 *c = acc;
             }
             (0..trials)
@@ -82,7 +96,7 @@ fn candidate_distances(
                         dist = dist.min(cl[i]);
                     }
                     *v = dist;
-                    pots[t] += dist;
+                    pots[t] += dist * data.weight(i);
                 }
             });
             pots

@@ -160,11 +160,13 @@ impl VariationalConfig {
         Ok(())
     }
 
-    /// The priors, with defaults from the data `xt` (D × N, one sample per column) where none
-    /// is given. Without data every prior must be given.
+    /// The priors, with defaults from the data `xt` (D × N, one sample per column; with
+    /// sample weights, their weighted mean and covariance, as of repeated rows) where none is
+    /// given. Without data every prior must be given.
     pub fn resolve(
         &self,
         xt: Option<&DMatrix<f64>>,
+        weights: Option<&DVector<f64>>,
         covariance_type: CovarianceType,
         k: usize,
     ) -> Result<Priors> {
@@ -177,7 +179,7 @@ impl VariationalConfig {
         };
         let data_mean = || -> Result<DVector<f64>> {
             let xt = xt.ok_or_else(|| need_data("mean_prior"))?;
-            Ok(DVector::from_fn(xt.nrows(), |j, _| xt.row(j).mean()))
+            Ok(column_mean(xt, weights))
         };
         let mean = match &self.mean {
             Some(m) => m.clone(),
@@ -188,7 +190,7 @@ impl VariationalConfig {
             Some(c) => c.clone(),
             None => {
                 let xt = xt.ok_or_else(|| need_data("covariance_prior"))?;
-                default_covariance_prior(xt, covariance_type)?
+                default_covariance_prior(xt, weights, covariance_type)?
             }
         };
         Ok(Priors {
@@ -206,20 +208,28 @@ impl VariationalConfig {
 /// diagonal, or the mean of its diagonal.
 fn default_covariance_prior(
     xt: &DMatrix<f64>,
+    weights: Option<&DVector<f64>>,
     covariance_type: CovarianceType,
 ) -> Result<CovariancePrior> {
     let (d, n) = xt.shape();
-    if n < 2 {
+    let total = weights.map_or(n as f64, |w| w.sum());
+    if total <= 1.0 {
         return Err(GmmError::InvalidData(
-            "the default covariance prior needs at least two samples; give covariance_prior".into(),
+            "the default covariance prior needs more than one sample (or a total weight above 1); give covariance_prior".into(),
         ));
     }
-    let mean = DVector::from_fn(d, |j, _| xt.row(j).mean());
+    let mean = column_mean(xt, weights);
     let mut centred = xt.clone();
     for (j, m) in mean.iter().enumerate() {
         centred.row_mut(j).add_scalar_mut(-m);
     }
-    let denom = (n - 1) as f64;
+    // With weights, each centred sample counts √w_i in the products (w_i in the squares).
+    if let Some(w) = weights {
+        for (i, mut col) in centred.column_iter_mut().enumerate() {
+            col *= w[i].sqrt();
+        }
+    }
+    let denom = total - 1.0;
     Ok(match covariance_type {
         CovarianceType::Full | CovarianceType::Tied => {
             CovariancePrior::Matrix(&centred * centred.transpose() / denom)
@@ -308,5 +318,13 @@ fn check_covariance_prior(
                 }
             ),
         )),
+    }
+}
+
+/// The mean of the columns of `xt` (D × N), weighted when weights are given.
+fn column_mean(xt: &DMatrix<f64>, weights: Option<&DVector<f64>>) -> DVector<f64> {
+    match weights {
+        None => DVector::from_fn(xt.nrows(), |j, _| xt.row(j).mean()),
+        Some(w) => xt * w / w.sum(),
     }
 }

@@ -9,3 +9,4 @@ mod sklearn_bayesian;
 mod sklearn_fit;
 mod sklearn_interop;
 mod variational;
+mod weights;
