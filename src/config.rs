@@ -9,7 +9,7 @@ use crate::covariance::{
     covariance_from_precision_cholesky, CovarianceType, Covariances, Precisions,
 };
 use crate::error::{GmmError, Result};
-use crate::variational::VariationalConfig;
+use crate::variational::priors::VariationalConfig;
 
 /// How the first responsibilities are chosen.
 #[derive(Debug, Clone, PartialEq)]

@@ -45,6 +45,7 @@ __all__ = [
     "validate_data",
     "validate_params",
     "check_array_like",
+    "check_sample_weight",
 ]
 
 
@@ -382,3 +383,29 @@ def validate_params(estimator: Any) -> None:
     v = params["verbose"]
     if not (isinstance(v, (bool, np.bool_)) or (isinstance(v, numbers.Integral) and v >= 0)):
         fail("verbose", "an int in the range [0, inf) or an instance of 'bool'")
+
+
+def check_sample_weight(sample_weight: Any, X: np.ndarray) -> np.ndarray:
+    """``sample_weight`` as float64 (n_samples,), finite and ≥ 0 (scikit-learn's
+    ``_check_sample_weight`` and messages when it is installed)."""
+    if HAVE_SKLEARN:
+        from sklearn.utils.validation import _check_sample_weight
+
+        w = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    else:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.ndim == 0:
+            w = np.full(X.shape[0], float(w))
+        if w.ndim != 1:
+            raise ValueError("Sample weights must be 1D array or scalar")
+        if w.shape != (X.shape[0],):
+            raise ValueError(
+                f"sample_weight.shape == {w.shape}, expected {(X.shape[0],)}!"
+            )
+        if not np.isfinite(w).all():
+            raise ValueError("Input sample_weight contains NaN or infinity.")
+        if (w < 0).any():
+            raise ValueError("Negative values in data passed to `sample_weight`")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum (some sample must count)")
+    return np.ascontiguousarray(w, dtype=np.float64)

@@ -126,6 +126,7 @@ def fit(
     degrees_of_freedom_prior: Optional[float] = None,
     covariance_prior: Optional[NDArray[np.float64]] = None,
     labels_init: Optional[List[int]] = None,
+    sample_weight: Optional[NDArray[np.float64]] = None,
 ) -> Tuple[Model, List[str]]: ...
 def forecast(
     series: List[float],

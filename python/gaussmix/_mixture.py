@@ -22,6 +22,7 @@ from ._compat import (
     NotFittedError,
     check_array_like,
     check_is_fitted,
+    check_sample_weight,
     parameter_constraints,
     validate_data,
     validate_params,
@@ -287,7 +288,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # --- fitting ----------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any = None) -> "GaussianMixture":
+    def fit(self, X: Any, y: Any = None, sample_weight: Any = None) -> "GaussianMixture":
         """Estimate the model parameters with the EM algorithm.
 
         Fits ``n_init`` times and keeps the parameters with the largest lower bound; each
@@ -304,16 +305,23 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             :meth:`fit_missing`).
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            A weight per sample (finite, ≥ 0, not all zero; gaussmix's addition, which
+            scikit-learn's mixtures lack): the fit maximises Σ w_i log p(x_i), so an integer
+            weight counts as that many copies of the row, k-means initialisation included.
+            Weighted fits run on the CPU.
 
         Returns
         -------
         self : GaussianMixture
             The fitted mixture.
         """
-        self._fit(X, missing=False)
+        self._fit(X, missing=False, sample_weight=sample_weight)
         return self
 
-    def fit_missing(self, X: Any, y: Any = None) -> "GaussianMixture":
+    def fit_missing(
+        self, X: Any, y: Any = None, sample_weight: Any = None
+    ) -> "GaussianMixture":
         """Fit by EM on the observed-data likelihood, NaN entries being missing values.
 
         Every row needs at least one observed value; ±inf is still an error. The fit runs on
@@ -331,10 +339,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self : GaussianMixture
             The fitted mixture.
         """
-        self._fit(X, missing=True)
+        self._fit(X, missing=True, sample_weight=sample_weight)
         return self
 
-    def fit_predict(self, X: Any, y: Any = None) -> np.ndarray:
+    def fit_predict(self, X: Any, y: Any = None, sample_weight: Any = None) -> np.ndarray:
         """Fit the model to ``X`` and predict the most probable component of every sample.
 
         Parameters
@@ -349,12 +357,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Component labels (as ``fit(X).predict(X)``).
         """
-        X = self._fit(X, missing=False)
+        X = self._fit(X, missing=False, sample_weight=sample_weight)
         return self._current_model().predict(X, self._query_device())
 
-    def _fit(self, X: Any, *, missing: bool) -> np.ndarray:
+    def _fit(self, X: Any, *, missing: bool, sample_weight: Any = None) -> np.ndarray:
         validate_params(self)
         X = validate_data(self, X, reset=True, ensure_min_samples=2, allow_nan=missing)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X)
         n_samples, n_features = X.shape
         if n_samples < self.n_components:
             raise ValueError(
@@ -382,6 +392,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             warm_start=warm,
             missing=missing,
             progress=progress,
+            sample_weight=sample_weight,
             **options,
         )
         self._set_model(model)

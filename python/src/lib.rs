@@ -903,7 +903,7 @@ fn model_from_bytes(py: Python<'_>, data: &[u8]) -> PyResult<Model> {
     precisions_init=None, warm_start=None, missing=false, progress=None,
     weight_concentration_prior_type=None, weight_concentration_prior=None,
     mean_precision_prior=None, mean_prior=None, degrees_of_freedom_prior=None,
-    covariance_prior=None, labels_init=None
+    covariance_prior=None, labels_init=None, sample_weight=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
@@ -932,7 +932,9 @@ fn fit(
     degrees_of_freedom_prior: Option<f64>,
     covariance_prior: Option<PyReadonlyArrayDyn<'_, f64>>,
     labels_init: Option<Vec<usize>>,
+    sample_weight: Option<PyReadonlyArray1<'_, f64>>,
 ) -> PyResult<(Model, Vec<String>)> {
+    let weights: Option<Vec<f64>> = sample_weight.map(|w| w.as_array().iter().copied().collect());
     let t: CovarianceType = parse(covariance_type)?;
     let init: InitMethod = match labels_init {
         Some(labels) => InitMethod::Labels(labels),
@@ -1007,6 +1009,10 @@ fn fit(
                 Samples::with_missing(&x)
             } else {
                 Samples::new(&x)
+            };
+            let samples = match &weights {
+                Some(w) => samples.and_then(|s| s.weighted(w)),
+                None => samples,
             };
             samples.and_then(|samples| {
                 let mut options = FitOptions::new()

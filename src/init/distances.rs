@@ -101,9 +101,25 @@ impl<'a> CentredSamples<'a> {
     }
 
     /// The mean over features of the per-feature variance (scikit-learn's scale for the
-    /// k-means tolerance).
+    /// k-means tolerance). With sample weights, of the weighted samples, so that zero weights
+    /// act as dropped rows here too (scikit-learn's KMeans ignores the weights here).
     pub fn mean_variance(&self) -> f64 {
-        self.sum(&self.sq_norms) / (self.n() * self.d()).max(1) as f64
+        let d = self.d().max(1) as f64;
+        match self.weights {
+            None => self.sum(&self.sq_norms) / (self.n() as f64 * d),
+            Some(w) => {
+                let total = w.sum();
+                let weighted: Vec<f64> = self
+                    .sq_norms
+                    .iter()
+                    .zip(w.iter())
+                    .map(|(s, w)| s * w)
+                    .collect();
+                // Σ w ‖x − x̄‖² / W − ‖x̄_w − x̄‖²: the spread about the weighted mean.
+                let offset = (self.xt * w / total - &self.mean).norm_squared();
+                ((self.sum(&weighted) / total - offset) / d).max(0.0)
+            }
+        }
     }
 
     /// Samples per group (all groups but the last have exactly this many).

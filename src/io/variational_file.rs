@@ -101,7 +101,9 @@ pub(super) fn parse(
             }
             return Ok(None);
         }
-        Some(NpyValue::Text(t)) => t.parse().map_err(|e: crate::GmmError| e.to_string())?,
+        Some(NpyValue::Text(t)) => t
+            .parse()
+            .map_err(|e: crate::error::GmmError| e.to_string())?,
         Some(_) => return Err("'weight_concentration_prior_type' must be a string".into()),
     };
     let k = params.n_components();
