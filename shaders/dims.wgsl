@@ -9,6 +9,6 @@ struct Dims {
     span: u32,          // M-step: samples per group
     n_groups: u32,      // M-step: groups
     d_tiles: u32,       // M-step: ceil(d / 16)
-    pad: u32,
+    weighted: u32,      // E-step: 1 when responsibilities are multiplied by sample weights
 }
 

@@ -66,18 +66,12 @@ impl Engine {
                 device: Device::Cpu,
             });
         }
-        #[cfg(feature = "gpu")]
-        if weights.is_some() && device.is_gpu() {
-            return Err(GmmError::param(
-                "sample_weight",
-                "given",
-                "the GPU engine has no weighted E-step yet; use an engine on Device::Cpu for weighted samples",
-            ));
-        }
         let backend: Box<dyn Backend> = match device {
             Device::Cpu => Box::new(CpuBackend::new(x).with_weights(weights)),
             #[cfg(feature = "gpu")]
-            Device::Gpu(ctx) => Box::new(crate::backend::gpu::GpuBackend::from_host(ctx, x)?),
+            Device::Gpu(ctx) => {
+                Box::new(crate::backend::gpu::GpuBackend::from_host(ctx, x)?.with_weights(weights))
+            }
         };
         Ok(Engine {
             backend,

@@ -215,14 +215,10 @@ pub fn fit(
             progress,
         );
     }
-    let mut device = match on {
+    let device = match on {
         Some(dev) => dev.clone(),
         None => choice.resolve(Work::Dense, &mut say)?,
     };
-    if weights.is_some() && device.is_gpu() {
-        say("sample weights run on the CPU (f64): the GPU engine has no weighted E-step yet");
-        device = Device::Cpu;
-    }
     match &device {
         Device::Cpu => match samples.columns() {
             Some(xt) => paths::fit_cpu_columns(xt, weights, &config, warm_start, progress),
@@ -231,7 +227,7 @@ pub fn fit(
         #[cfg(feature = "gpu")]
         Device::Gpu(ctx) => {
             let x = samples.matrix()?;
-            paths::fit_gpu(ctx, x, &config, warm_start, &mut say, progress)
+            paths::fit_gpu(ctx, x, weights, &config, warm_start, &mut say, progress)
         }
     }
 }

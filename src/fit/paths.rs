@@ -66,13 +66,14 @@ fn run_cpu(
 pub(super) fn fit_gpu(
     ctx: &crate::gpu::GpuContext,
     x: &DMatrix<f64>,
+    weights: Weights,
     config: &ValidFitConfig,
     warm_start: Option<&GaussianMixture>,
     notice: &mut dyn FnMut(&str),
     progress: Progress<'_>,
 ) -> Result<GaussianMixture> {
     use crate::backend::gpu::GpuBackend;
-    let mut backend = GpuBackend::from_host(ctx, x)?;
+    let mut backend = GpuBackend::from_host(ctx, x)?.with_weights(weights);
     backend.set_reg_covar(config.reg_covar);
     // The backend keeps the f64 data (D × N) for the fallback; the initialisation uses them.
     let xt = backend.host_samples().expect("host data");

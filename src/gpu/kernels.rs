@@ -104,8 +104,9 @@ pub struct Dims {
     pub n_groups: u32,
     /// M-step: `ceil(d / 16)`.
     pub d_tiles: u32,
-    /// Padding to 32 bytes.
-    pub pad: u32,
+    /// 1 when the E-step multiplies the responsibilities by sample weights (binding 4 of
+    /// `estep_normalize.wgsl`); also pads the block to 32 bytes.
+    pub weighted: u32,
 }
 
 /// The uniform block of the group-sum reduction (`struct ReduceDims` in

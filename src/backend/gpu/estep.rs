@@ -83,6 +83,7 @@ impl GpuBackend {
         for (ci, chunk) in state.chunks.iter().enumerate() {
             let dims = Dims {
                 shared_factor: shared as u32,
+                weighted: self.weights.is_some() as u32,
                 ..self.dims(chunk, k)
             };
             let uniform = self.uniform(dims);
@@ -109,6 +110,7 @@ impl GpuBackend {
                     Res::Whole(&chunk.resp),
                     Res::Whole(&chunk.log_norm),
                     Res::Whole(&chunk.ll_partial),
+                    Res::Whole(&chunk.weights),
                 ],
             );
             let mut pass = enc.begin_compute_pass(&Default::default());

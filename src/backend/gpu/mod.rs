@@ -66,6 +66,8 @@ struct Chunk {
     log_norm: wgpu::Buffer,
     /// One log-likelihood sum per normalisation workgroup.
     ll_partial: wgpu::Buffer,
+    /// rows: the sample weights (f32), or a one-float placeholder without weights.
+    weights: wgpu::Buffer,
 }
 
 /// Per-step totals on the device, what the host reads back.
@@ -122,6 +124,9 @@ pub(crate) struct GpuBackend {
     m_steps: usize,
     /// One line per M-step whose f32 statistics were replaced or repaired.
     fallbacks: Vec<String>,
+    /// Sample weights, if any: the E-step multiplies every sample's responsibilities by its
+    /// weight on the device, and weights its log-likelihood sum.
+    weights: Option<Arc<DVector<f64>>>,
 }
 
 /// How a chunk's M-step is split into groups: `(groups, span)`.
@@ -211,6 +216,7 @@ impl GpuBackend {
             reg_covar: DEFAULT_REG_COVAR,
             m_steps: 0,
             fallbacks: Vec::new(),
+            weights: None,
         };
         backend.max_rows_per_binding()?;
         Ok(backend)
@@ -294,6 +300,7 @@ impl GpuBackend {
             reg_covar: DEFAULT_REG_COVAR,
             m_steps: 0,
             fallbacks: Vec::new(),
+            weights: None,
         };
         let by_buffer = (ctx.limits().max_buffer_size as usize / (4 * d)) / ROW_ALIGN * ROW_ALIGN;
         let seg_rows = backend
@@ -376,6 +383,7 @@ impl GpuBackend {
                         ll_groups * 4,
                         storage_usage(),
                     )?,
+                    weights: self.chunk_weights(start, rows)?,
                 });
                 local += rows;
                 start += rows;
@@ -405,6 +413,26 @@ impl GpuBackend {
             has_resp: false,
         });
         Ok(())
+    }
+
+    /// The sample weights of rows `start..start + rows` on the device (f32), or a
+    /// placeholder of one float when there are none (the E-step then does not read it).
+    fn chunk_weights(&self, start: usize, rows: usize) -> Result<wgpu::Buffer> {
+        match &self.weights {
+            Some(w) => {
+                let b = self.buffer("sample weights", rows * 4, storage_usage())?;
+                self.write(&b, &to_f32(w.rows(start, rows).iter().copied()));
+                Ok(b)
+            }
+            None => self.buffer("no sample weights", 4, storage_usage()),
+        }
+    }
+
+    /// The same backend with sample weights (one per sample, checked by the caller).
+    pub(crate) fn with_weights(mut self, weights: Option<Arc<DVector<f64>>>) -> Self {
+        self.weights = weights;
+        self.state = None;
+        self
     }
 
     fn uniform(&self, dims: Dims) -> wgpu::Buffer {
@@ -508,7 +536,8 @@ impl Backend for GpuBackend {
         for c in &state.chunks {
             let mut data = Vec::with_capacity(c.rows * k);
             for i in c.start..c.start + c.rows {
-                data.extend(resp.row(i).iter().map(|&v| v as f32));
+                let w = self.weights.as_ref().map_or(1.0, |w| w[i]);
+                data.extend(resp.row(i).iter().map(|&v| (v * w) as f32));
             }
             self.write(&c.resp, &data);
         }
@@ -562,5 +591,9 @@ impl Backend for GpuBackend {
 
     fn chunks(&self) -> usize {
         self.n_chunks()
+    }
+
+    fn sample_weights(&self) -> Option<&DVector<f64>> {
+        self.weights.as_deref()
     }
 }

@@ -184,17 +184,34 @@ fn fit_agrees(ct: CovarianceType, n: usize, d: usize, k: usize, chunk: Option<us
 
 /// [`fit_agrees`] for given data and settings.
 fn fit_agrees_with(x: &DMatrix<f64>, config: &FitConfig, chunk: Option<usize>) {
+    fit_agrees_weighted(x, None, config, chunk)
+}
+
+/// [`fit_agrees_with`] with sample weights on both devices.
+fn fit_agrees_weighted(
+    x: &DMatrix<f64>,
+    weights: Option<&[f64]>,
+    config: &FitConfig,
+    chunk: Option<usize>,
+) {
     let Some(ctx) = context() else { return };
-    let x = x.clone();
-    let config = config.clone();
-    let mc = fit_cpu(&x, &config).unwrap();
-    let device = gpu_on(&ctx, chunk);
-    let mg = fit(
-        &Samples::new(&x).unwrap(),
-        &config,
-        FitOptions::new().on(&device),
+    let samples = || {
+        let s = Samples::new(x).unwrap();
+        match weights {
+            Some(w) => s.weighted(w).unwrap(),
+            None => s,
+        }
+    };
+    let mc = fit(
+        &samples(),
+        config,
+        FitOptions::new()
+            .device(DeviceChoice::Cpu)
+            .full_path(gaussmix::FullPath::Dense),
     )
     .unwrap();
+    let device = gpu_on(&ctx, chunk);
+    let mg = fit(&samples(), config, FitOptions::new().on(&device)).unwrap();
     assert_own_statistics(&mg);
     assert_eq!(mc.summary().lower_bound_history.len(), 8);
     assert_close(
@@ -301,6 +318,28 @@ fn variational_fit_every_type_and_weight_prior_agrees() {
                 .variational(VariationalConfig::new(prior));
             fit_agrees_with(&x, &config, None);
         }
+    }
+}
+
+#[test]
+fn weighted_fit_every_type_agrees_in_chunks() {
+    // The E-step multiplies each sample's responsibilities by its weight on the device; the
+    // chunks each carry their rows' weights. Zero weights included.
+    for ct in CovarianceType::ALL {
+        let (x, labels) = data(900, 6, 3, 13);
+        let w: Vec<f64> = (0..900).map(|i| (i % 4) as f64 * 0.75).collect();
+        let config = FitConfig::new(3)
+            .covariance_type(ct)
+            .init(InitMethod::Labels(labels))
+            .max_iter(8)
+            .tol(0.0);
+        fit_agrees_weighted(&x, Some(&w), &config, Some(256));
+        fit_agrees_weighted(
+            &x,
+            Some(&w),
+            &config.clone().variational(VariationalConfig::default()),
+            None,
+        );
     }
 }
 
