@@ -411,3 +411,62 @@ fn the_command_line_fits_saves_and_reports_a_variational_model() {
     ]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn variational_models_answer_every_query() {
+    // sample and condition use weights_, means_ and covariances_; predict and score the
+    // expected log-densities; the CLI's queries read the model file.
+    let (x, _) = draw(&truth(3), 600, 11);
+    let m = fit_cpu(
+        &x,
+        &bayes(6, CovarianceType::Full, WeightPrior::DirichletProcess),
+    )
+    .unwrap();
+    let (draws, comps) = m.sample(4000, &mut gaussmix::seeded_rng(1, 0)).unwrap();
+    assert_eq!(draws.shape(), (4000, 3));
+    let mean = draws.row_mean();
+    let want = m.weights().transpose() * m.means();
+    assert!((mean - want).amax() < 0.3, "sample mean");
+    assert!(comps.iter().all(|&c| c < 6));
+    let cond = gaussmix::condition::PatternConditioner::new(m.params(), &[0]).unwrap();
+    let given = cond.conditional_mean(&[x[(0, 0)]]).unwrap();
+    assert_eq!(given.len(), 2);
+    assert!(given.iter().all(|v| v.is_finite()));
+    let labels = m.predict(&x).unwrap();
+    let proba = m.predict_proba(&x).unwrap();
+    for (i, &l) in labels.iter().enumerate() {
+        assert_eq!(proba.row(i).transpose().imax(), l);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.npz");
+    gaussmix::io::save_model(&model, &m).unwrap();
+    let data = dir.path().join("x.csv");
+    crate::common::write_csv(&data, &x);
+    let out_labels = dir.path().join("labels.csv");
+    assert_success(&gaussmix(&[
+        "predict",
+        s(&model),
+        s(&data),
+        "-o",
+        s(&out_labels),
+    ]));
+    let read: Vec<usize> = std::fs::read_to_string(&out_labels)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(read, labels);
+    let out = gaussmix(&["score", s(&model), s(&data)]);
+    assert_success(&out);
+    let mean_ll = m.score(&x).unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{mean_ll:.9}")));
+    assert_success(&gaussmix(&[
+        "sample",
+        s(&model),
+        "-n",
+        "5",
+        "-o",
+        s(&dir.path().join("d.npy")),
+    ]));
+    assert_success(&gaussmix(&["info", s(&model)]));
+}
