@@ -58,17 +58,35 @@ fn initial_stats<B: Backend + ?Sized>(
     config: &ValidFitConfig,
     init: usize,
 ) -> Result<SufficientStats> {
+    let settings = crate::init::KMeansSettings {
+        max_iter: config.kmeans_iter,
+        tol: config.kmeans_tol,
+    };
     let resp = match (&config.init, init_samples) {
         (InitMethod::Labels(l), None) => one_hot(l, config.n_components),
+        (InitMethod::Means(m), None) => {
+            return backend.stats_of_nearest(m, config.covariance_type)
+        }
+        (_, Some(sample)) if !backend.keeps_responsibilities() => {
+            // A sample of data that are not all in memory (streaming): cluster the sample,
+            // then every sample of the data goes to its nearest cluster mean.
+            let resp = initial_responsibilities(
+                sample,
+                None,
+                config.n_components,
+                &config.init,
+                settings,
+                &mut seeded_rng(config.seed, init),
+            );
+            let means = crate::backend::stream::cluster_means(sample, &resp);
+            return backend.stats_of_nearest(&means, config.covariance_type);
+        }
         (_, Some(xt)) => initial_responsibilities(
             xt,
             backend.sample_weights(),
             config.n_components,
             &config.init,
-            crate::init::KMeansSettings {
-                max_iter: config.kmeans_iter,
-                tol: config.kmeans_tol,
-            },
+            settings,
             &mut seeded_rng(config.seed, init),
         ),
         (other, None) => {

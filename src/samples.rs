@@ -6,6 +6,8 @@
 //!   error, and every row must keep at least one observed value.
 //! - [`Samples::chunk`]: any number of rows (zero included), finite — the rows whose
 //!   statistics one [`crate::Engine`] computes, for instance one shard of a larger data set.
+//! - [`Samples::streamed`]: rows read on demand from a [`RowSource`] (a file larger than
+//!   memory, read in chunks every EM iteration); each chunk is checked as it is read.
 //! - [`Samples::gpu_buffer`]: data that already live in a `wgpu::Buffer` of an application
 //!   (f32, row-major); they are never read back, so their values are not checked here (the GPU
 //!   engine reports non-finite statistics instead).
@@ -15,7 +17,7 @@
 //! maximises Σ w_i log p(x_i), so an integer weight counts like that many copies of the row.
 
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use nalgebra::{DMatrix, DVector};
 
@@ -39,9 +41,43 @@ impl MatrixInput<'static> for DMatrix<f64> {
     }
 }
 
+/// Rows read on demand: out-of-core data, such as a `.npy` file read in chunks
+/// (`gaussmix::io::NpyRows`).
+pub trait RowSource: Send {
+    /// Number of rows N.
+    fn n_rows(&self) -> usize;
+    /// Number of features D.
+    fn n_features(&self) -> usize;
+    /// Rows `start..start + len` as columns (D × len). Every value must be finite; otherwise
+    /// an error that names the row and the column.
+    fn read_columns(&mut self, start: usize, len: usize) -> Result<DMatrix<f64>>;
+    /// What the rows are, for messages (a file name).
+    fn describe(&self) -> String;
+}
+
+/// A [`RowSource`] and the rows per chunk it is read in.
+#[derive(Clone)]
+pub(crate) struct Stream {
+    pub(crate) source: Arc<Mutex<dyn RowSource>>,
+    pub(crate) chunk_rows: usize,
+    pub(crate) name: String,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Stream({}, {} rows per chunk)",
+            self.name, self.chunk_rows
+        )
+    }
+}
+
 /// Where the values are.
 #[derive(Debug, Clone)]
 enum Data<'a> {
+    /// Read in chunks from a source, every pass.
+    Streamed(Stream),
     Host(Cow<'a, DMatrix<f64>>),
     /// One sample per column (D × N), the CPU engine's layout; the N × D form is made only if
     /// a path asks for it.
@@ -205,6 +241,43 @@ impl<'a> Samples<'a> {
         })
     }
 
+    /// Rows read from `source` in chunks of `chunk_rows` (≥ 1) every pass, never all in
+    /// memory: N ≥ 2, D ≥ 1; the values are checked as each chunk is read.
+    pub fn streamed(
+        source: impl RowSource + 'static,
+        chunk_rows: usize,
+    ) -> Result<Samples<'static>> {
+        let (n, d) = (source.n_rows(), source.n_features());
+        check_dims(n, d)?;
+        if chunk_rows == 0 {
+            return Err(GmmError::param(
+                "chunk_rows",
+                0,
+                "read at least one row per chunk",
+            ));
+        }
+        let name = source.describe();
+        Ok(Samples {
+            data: Data::Streamed(Stream {
+                source: Arc::new(Mutex::new(source)),
+                chunk_rows,
+                name,
+            }),
+            n,
+            d,
+            missing: false,
+            weights: None,
+        })
+    }
+
+    /// The stream, when the data are read in chunks.
+    pub(crate) fn stream(&self) -> Option<&Stream> {
+        match &self.data {
+            Data::Streamed(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The samples as columns (D × N), when they were given that way.
     pub(crate) fn columns(&self) -> Option<Arc<DMatrix<f64>>> {
         match &self.data {
@@ -218,6 +291,7 @@ impl<'a> Samples<'a> {
         match &self.data {
             Data::Host(x) => Some(x),
             Data::Columns { xt, rows } => Some(rows.get_or_init(|| xt.transpose())),
+            Data::Streamed(_) => None,
             #[cfg(feature = "gpu")]
             Data::Buffer(_) => None,
         }
@@ -225,10 +299,14 @@ impl<'a> Samples<'a> {
 
     /// The matrix, or the error that the data live only on a device.
     pub(crate) fn matrix(&self) -> Result<&DMatrix<f64>> {
-        self.host_matrix().ok_or_else(|| {
-            GmmError::InvalidData(
+        self.host_matrix().ok_or_else(|| match &self.data {
+            Data::Streamed(s) => GmmError::InvalidData(format!(
+                "the data are streamed from {} (not in memory); this needs them in memory",
+                s.name
+            )),
+            _ => GmmError::InvalidData(
                 "the data live only in a GPU buffer; this needs them on the host".into(),
-            )
+            ),
         })
     }
 
@@ -237,7 +315,7 @@ impl<'a> Samples<'a> {
     pub(crate) fn buffer(&self) -> Option<&'a wgpu::Buffer> {
         match self.data {
             Data::Buffer(b) => Some(b),
-            Data::Host(_) | Data::Columns { .. } => None,
+            Data::Host(_) | Data::Columns { .. } | Data::Streamed(_) => None,
         }
     }
 }

@@ -16,6 +16,7 @@ pub(crate) mod gpu;
 pub(crate) mod lowrank;
 pub(crate) mod missing;
 pub(crate) mod moments;
+pub(crate) mod stream;
 
 use nalgebra::{DMatrix, DVector};
 
@@ -134,6 +135,26 @@ pub trait Backend {
     /// How many chunks (device buffers and dispatches) the data are processed in.
     fn chunks(&self) -> usize {
         1
+    }
+
+    /// Whether the backend keeps one row of responsibilities per sample (all but the
+    /// streaming one), so that initial responsibilities can be set.
+    fn keeps_responsibilities(&self) -> bool {
+        true
+    }
+
+    /// The statistics of every sample assigned to its nearest mean in `means` (K × D), hard:
+    /// how a backend that keeps no responsibilities (streaming) starts EM from initial means.
+    fn stats_of_nearest(
+        &mut self,
+        _means: &DMatrix<f64>,
+        _covariance_type: CovarianceType,
+    ) -> Result<SufficientStats> {
+        Err(GmmError::param(
+            "init",
+            "means",
+            "the data are not on the host, so only label initialisation is possible; give labels or a warm-start model",
+        ))
     }
 
     /// The sample weights, when the data carry them ([`crate::Samples::weighted`]): the

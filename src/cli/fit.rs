@@ -84,6 +84,19 @@ pub struct Args {
     /// CPU.
     #[arg(long)]
     pub sample_weight: Option<PathBuf>,
+    /// Read the .npy data in chunks every EM iteration instead of loading them (memory
+    /// O(chunk·D + K·D²), independent of N); the initial means come from k-means on a seeded
+    /// reservoir sample of 50 000 rows, or from --means-init.
+    #[arg(long)]
+    pub stream: bool,
+    /// Rows per chunk of a streamed fit.
+    #[arg(long, default_value_t = 65_536)]
+    pub chunk_rows: usize,
+    /// Stream a .npy file automatically when an in-memory fit would need more than this many
+    /// bytes (two f64 copies of the data and the responsibilities). Default: half of the
+    /// machine's memory.
+    #[arg(long)]
+    pub max_memory: Option<u64>,
     /// Output model file (.npz, scikit-learn attribute names).
     #[arg(short = 'o', long)]
     pub output: PathBuf,
@@ -209,9 +222,62 @@ fn variational(args: &Args, d: usize) -> anyhow::Result<Option<VariationalConfig
     }))
 }
 
+/// Half of the machine's memory (`MemTotal` of /proc/meminfo), or 8 GB when unknown.
+fn default_max_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(8_000_000_000, |kib| kib * 1024 / 2)
+}
+
+/// Whether to stream: `--stream`, or a .npy file whose in-memory fit would exceed
+/// `--max-memory` (then a note says so).
+fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<gaussmix::io::NpyRows>> {
+    let is_npy = args
+        .data
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    if args.stream && !is_npy {
+        anyhow::bail!(
+            "{}: a streamed fit reads .npy files; convert the data (numpy.save) or fit in memory without --stream",
+            args.data.display()
+        );
+    }
+    if !is_npy {
+        return Ok(None);
+    }
+    let rows = gaussmix::io::NpyRows::open(&args.data)?;
+    if args.stream {
+        return Ok(Some(rows));
+    }
+    use gaussmix::RowSource;
+    let (n, d) = (rows.n_rows() as u64, rows.n_features() as u64);
+    let need = n * d * 8 * 2 + n * args.components as u64 * 8;
+    let budget = args.max_memory.unwrap_or_else(default_max_memory);
+    if need > budget {
+        if !quiet {
+            eprintln!(
+                "note: an in-memory fit of {} would need about {:.1} GB, more than --max-memory {:.1} GB: streaming it in chunks of {} rows",
+                args.data.display(),
+                need as f64 / 1e9,
+                budget as f64 / 1e9,
+                args.chunk_rows
+            );
+        }
+        return Ok(Some(rows));
+    }
+    Ok(None)
+}
+
 /// Runs `gaussmix fit`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     gaussmix::io::check_model_output(&args.output)?;
+    if let Some(rows) = should_stream(&args, args.quiet)? {
+        return fit_streamed(args, rows);
+    }
     // One sample per column: a C-order .npy file is that layout already, and the CPU engine
     // uses it in place (no transposed copies of the data).
     let xt = gaussmix::io::read_matrix_columns(&args.data, gaussmix::io::Missing::Reject)?;
@@ -299,6 +365,75 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if f.converged { "converged" } else { "not converged: raise --max-iter or --tol" },
         f.lower_bound,
         started.elapsed().as_secs_f64(),
+        args.output.display()
+    );
+    Ok(())
+}
+
+/// `gaussmix fit --stream`: the same settings, the data read in chunks.
+fn fit_streamed(args: Args, rows: gaussmix::io::NpyRows) -> anyhow::Result<()> {
+    use gaussmix::RowSource;
+    let (n_samples, n_features) = (rows.n_rows(), rows.n_features());
+    if args.labels_init.is_some() || args.sample_weight.is_some() || args.bayesian {
+        anyhow::bail!(
+            "a streamed fit takes neither --labels-init, --sample-weight nor --bayesian yet; give --means-init or fit in memory"
+        );
+    }
+    let init = match &args.means_init {
+        Some(p) => InitMethod::Means(read_data(p)?),
+        None => args.init.clone(),
+    };
+    let config = FitConfig {
+        n_components: args.components,
+        covariance_type: args.covariance,
+        init,
+        n_init: args.n_init,
+        max_iter: args.max_iter,
+        tol: args.tol,
+        reg_covar: args.reg_covar,
+        seed: args.seed,
+        ..FitConfig::default()
+    };
+    config
+        .validate(n_samples, n_features)
+        .map_err(|e| name_init_file(e, &args))?;
+    let samples = Samples::streamed(rows, args.chunk_rows)?;
+    let warm = args.warm_start.as_deref().map(load_model).transpose()?;
+    if let (Some(w), Some(path)) = (&warm, &args.warm_start) {
+        check_warm_start(w, path, n_features, &config)?;
+    }
+    let quiet = args.quiet;
+    let mut notice = |s: &str| {
+        if !quiet {
+            eprintln!("note: {s}")
+        }
+    };
+    let mut progress = Progress::new(args.quiet, args.max_iter);
+    let started = Instant::now();
+    let mut report = |e: &gaussmix::IterationEvent| progress.update(e);
+    let mut options = FitOptions::new()
+        .device(args.device)
+        .notice(&mut notice)
+        .progress(&mut report);
+    if let Some(w) = &warm {
+        options = options.warm_start(w);
+    }
+    let result = fit(&samples, &config, options);
+    progress.finish();
+    let model = result?;
+    gaussmix::io::save_model(&args.output, &model)?;
+    let f = model.summary();
+    println!(
+        "fitted {} {} components to {} samples × {} features, streamed: {} iterations ({}), lower bound {:.6} (mean log-likelihood per sample), {:.3} s on {}; model written to {}",
+        model.n_components(),
+        model.covariance_type(),
+        n_samples,
+        n_features,
+        f.n_iter,
+        if f.converged { "converged" } else { "not converged: raise --max-iter or --tol" },
+        f.lower_bound,
+        started.elapsed().as_secs_f64(),
+        f.device,
         args.output.display()
     );
     Ok(())

@@ -163,6 +163,19 @@ pub fn fit(
         }
         return paths::fit_buffer(ctx, buffer, &config, warm_start, progress);
     }
+    if let Some(stream) = samples.stream() {
+        if samples.weights().is_some() {
+            return Err(GmmError::param(
+                "sample_weight",
+                "given",
+                "a streamed fit takes no sample weights yet; fit in memory to weigh samples",
+            ));
+        }
+        if on.is_some_and(Device::is_gpu) || choice == DeviceChoice::Gpu {
+            say("a streamed fit runs on the CPU (f64), chunk by chunk");
+        }
+        return paths::fit_streamed(stream, &config, warm_start, progress);
+    }
     if samples.has_missing() {
         if config.variational.is_some() {
             return Err(GmmError::param(

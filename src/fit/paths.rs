@@ -157,3 +157,44 @@ pub(super) fn fit_missing(
     let init_samples = backend.mean_imputed().transpose();
     em::fit(&mut backend, Some(&init_samples), config, None, progress)
 }
+
+/// Rows of the reservoir sample a streamed fit's initialisation clusters, at most.
+pub(super) const STREAM_SAMPLE_ROWS: usize = 50_000;
+
+/// EM on data read in chunks every pass ([`crate::Samples::streamed`]): one pass per
+/// iteration, plus one for a seeded reservoir sample (clustered by `config.init` for the
+/// initial means, unless means are given or a warm start continues) and one for the
+/// initial statistics.
+pub(super) fn fit_streamed(
+    stream: &crate::samples::Stream,
+    config: &ValidFitConfig,
+    warm_start: Option<&GaussianMixture>,
+    progress: Progress<'_>,
+) -> Result<GaussianMixture> {
+    use crate::backend::stream::{reservoir_sample, StreamBackend};
+    let (n, d) = config.shape();
+    if let InitMethod::Labels(_) = config.init {
+        return Err(GmmError::param(
+            "init",
+            "labels",
+            "a streamed fit keeps no per-sample state; initialise from means (k-means on a sample, or given means)",
+        ));
+    }
+    if config.variational.is_some() {
+        return Err(GmmError::param(
+            "variational",
+            "priors",
+            "a streamed variational fit is not supported yet (its default priors need a pass of their own); fit in memory",
+        ));
+    }
+    let mut backend = StreamBackend::new(stream, n, d);
+    let sample = match (&config.init, warm_start) {
+        (InitMethod::Means(_), _) | (_, Some(_)) => None,
+        _ => Some(reservoir_sample(
+            &mut backend,
+            STREAM_SAMPLE_ROWS,
+            &mut crate::init::seeded_rng(config.seed, usize::MAX),
+        )?),
+    };
+    em::fit(&mut backend, sample.as_ref(), config, warm_start, progress)
+}

@@ -15,6 +15,7 @@ mod delimited;
 mod images;
 mod model_file;
 mod npy;
+mod npy_rows;
 mod variational_file;
 
 use std::path::Path;
@@ -25,6 +26,7 @@ use crate::error::{GmmError, Result};
 use crate::output::{extension, write_atomic};
 
 pub use model_file::{load_model, model_from_bytes, model_to_bytes, parse_model, save_model};
+pub use npy_rows::NpyRows;
 
 /// Parsers of in-memory file contents (for embedded data and the fuzz targets); `name` only
 /// labels errors.

@@ -103,7 +103,7 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<NpyValue, String> {
 /// header — `{'descr': …, 'fortran_order': …, 'shape': (…), }` — so that no crafted header
 /// (nested lists or dicts, endless digits) can make the parser run for minutes. Structured
 /// arrays, whose `descr` is a list, are refused here too: gaussmix reads plain arrays only.
-fn check_plain_header(bytes: &[u8]) -> std::result::Result<(), String> {
+pub(super) fn check_plain_header(bytes: &[u8]) -> std::result::Result<(), String> {
     let not_npy = |why: &str| format!("not a valid .npy array ({why})");
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(not_npy("no NumPy magic string at the start"));

@@ -12,3 +12,4 @@ mod fuzz_corpus;
 mod gpu;
 mod lowrank;
 mod missing;
+mod stream;

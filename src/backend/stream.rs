@@ -1,0 +1,207 @@
+//! The streaming backend: data read from a [`RowSource`] in chunks on every pass, never held
+//! whole. Each chunk's statistics come from the CPU backend and merge exactly
+//! ([`SufficientStats::merge`]), so one EM iteration is one pass over the source, and memory
+//! is O(chunk · D + K · D²) whatever N is.
+//!
+//! The initialisation is one more pass: every sample goes to its nearest initial mean (from
+//! k-means on a reservoir sample, or given), and the statistics of those hard labels start
+//! EM, as [`crate::InitMethod::Means`] does in memory.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use nalgebra::{DMatrix, DVector};
+
+use crate::backend::cpu::CpuBackend;
+use crate::backend::Backend;
+use crate::covariance::CovarianceType;
+use crate::error::{GmmError, Result};
+use crate::init::distances::{nearest, CentredSamples};
+use crate::init::one_hot;
+use crate::params::MixtureParams;
+use crate::samples::{RowSource, Stream};
+use crate::stats::SufficientStats;
+
+/// The streaming [`Backend`].
+pub(crate) struct StreamBackend {
+    source: Arc<Mutex<dyn RowSource>>,
+    name: String,
+    n: usize,
+    d: usize,
+    chunk_rows: usize,
+    /// Passes over the source so far, and the seconds they took.
+    passes: usize,
+    seconds: f64,
+}
+
+impl StreamBackend {
+    pub(crate) fn new(stream: &Stream, n: usize, d: usize) -> Self {
+        StreamBackend {
+            source: Arc::clone(&stream.source),
+            name: stream.name.clone(),
+            n,
+            d,
+            chunk_rows: stream.chunk_rows,
+            passes: 0,
+            seconds: 0.0,
+        }
+    }
+
+    /// One pass: `f` on a CPU backend over every chunk, in order.
+    fn pass<T>(&mut self, mut f: impl FnMut(&mut CpuBackend) -> Result<T>) -> Result<Vec<T>> {
+        let started = Instant::now();
+        let mut out = Vec::with_capacity(self.n.div_ceil(self.chunk_rows));
+        let mut start = 0;
+        while start < self.n {
+            let len = self.chunk_rows.min(self.n - start);
+            let xt = {
+                let mut source = self.source.lock().map_err(|_| {
+                    GmmError::InvalidData(format!("the reader of {} failed earlier", self.name))
+                })?;
+                source.read_columns(start, len)?
+            };
+            if xt.shape() != (self.d, len) {
+                return Err(GmmError::InvalidData(format!(
+                    "{}: rows {start}..{} came back as {} × {} values, not {} × {len}",
+                    self.name,
+                    start + len,
+                    xt.nrows(),
+                    xt.ncols(),
+                    self.d
+                )));
+            }
+            let mut chunk = CpuBackend::from_columns(Arc::new(xt));
+            out.push(f(&mut chunk)?);
+            start += len;
+        }
+        self.passes += 1;
+        self.seconds += started.elapsed().as_secs_f64();
+        Ok(out)
+    }
+
+    /// The sum of the chunks' statistics, in chunk order.
+    fn merged(parts: Vec<SufficientStats>) -> Result<SufficientStats> {
+        let mut parts = parts.into_iter();
+        let mut total = parts.next().expect("at least one chunk");
+        for p in parts {
+            total.merge(&p)?;
+        }
+        Ok(total)
+    }
+}
+
+fn needs_memory(what: &str) -> GmmError {
+    GmmError::InvalidData(format!(
+        "{what} needs one row per sample in memory, which a streamed fit does not keep; initialise from means (k-means on a sample, or given means)"
+    ))
+}
+
+impl Backend for StreamBackend {
+    fn describe(&self) -> String {
+        let rows_per_second = (self.passes * self.n) as f64 / self.seconds.max(1e-9);
+        format!(
+            "cpu (f64, {} threads), streamed from {} in chunks of {} rows: {} passes, {:.3e} rows/s",
+            rayon::current_num_threads(),
+            self.name,
+            self.chunk_rows,
+            self.passes,
+            rows_per_second
+        )
+    }
+
+    fn n_samples(&self) -> usize {
+        self.n
+    }
+
+    fn n_features(&self) -> usize {
+        self.d
+    }
+
+    fn keeps_responsibilities(&self) -> bool {
+        false
+    }
+
+    fn set_responsibilities(&mut self, _resp: &DMatrix<f64>) -> Result<()> {
+        Err(needs_memory("setting responsibilities"))
+    }
+
+    fn e_step(&mut self, params: &MixtureParams) -> Result<f64> {
+        Ok(self.pass(|c| c.e_step(params))?.iter().sum())
+    }
+
+    fn m_step_stats(&mut self, _covariance_type: CovarianceType) -> Result<SufficientStats> {
+        Err(needs_memory("an M-step from kept responsibilities"))
+    }
+
+    fn responsibilities(&self) -> Result<DMatrix<f64>> {
+        Err(needs_memory("reading the responsibilities"))
+    }
+
+    fn statistics(
+        &mut self,
+        params: &MixtureParams,
+        covariance_type: CovarianceType,
+    ) -> Result<SufficientStats> {
+        Self::merged(self.pass(|c| c.statistics(params, covariance_type))?)
+    }
+
+    fn stats_of_nearest(
+        &mut self,
+        means: &DMatrix<f64>,
+        covariance_type: CovarianceType,
+    ) -> Result<SufficientStats> {
+        let k = means.nrows();
+        Self::merged(self.pass(|c| {
+            let xt = c.samples_as_columns();
+            let data = CentredSamples::new(&xt);
+            let labels = nearest(&data, &data.centre_rows(means)).0;
+            c.set_responsibilities(&one_hot(&labels, k))?;
+            c.m_step_stats(covariance_type)
+        })?)
+    }
+}
+
+/// A seeded uniform sample of `size` rows of the stream (all of them, in order, when
+/// `size ≥ N`), as columns (D × size): Vitter's algorithm R over one pass.
+pub(crate) fn reservoir_sample(
+    backend: &mut StreamBackend,
+    size: usize,
+    rng: &mut impl rand::Rng,
+) -> Result<DMatrix<f64>> {
+    let d = backend.d;
+    let size = size.min(backend.n).max(1);
+    let mut sample = DMatrix::<f64>::zeros(d, size);
+    let mut seen = 0usize;
+    backend.pass(|c| {
+        let xt = c.samples_as_columns();
+        for col in xt.column_iter() {
+            if seen < size {
+                sample.set_column(seen, &col);
+            } else {
+                let j = rng.random_range(0..=seen);
+                if j < size {
+                    sample.set_column(j, &col);
+                }
+            }
+            seen += 1;
+        }
+        Ok(())
+    })?;
+    Ok(sample)
+}
+
+/// The weighted means (K × D) of the sample's columns under responsibilities `resp`
+/// (size × K): the initial means a sample's clustering gives.
+pub(crate) fn cluster_means(sample: &DMatrix<f64>, resp: &DMatrix<f64>) -> DMatrix<f64> {
+    let k = resp.ncols();
+    let mut means = DMatrix::<f64>::zeros(k, sample.nrows());
+    for c in 0..k {
+        let w = resp.column(c);
+        let total: f64 = w.sum();
+        if total > 0.0 {
+            let m: DVector<f64> = sample * w / total;
+            means.set_row(c, &m.transpose());
+        }
+    }
+    means
+}

@@ -1,0 +1,170 @@
+//! A `.npy` file read in chunks of rows ([`NpyRows`]), for fits on data larger than memory
+//! ([`crate::Samples::streamed`]): only the header is read when the file is opened, and each
+//! chunk is read, converted to f64 and checked when a pass asks for it.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use nalgebra::DMatrix;
+use npyz::{DType, Endianness, NpyFile, Order, TypeChar};
+
+use super::npy::check_plain_header;
+use crate::error::{GmmError, Result};
+use crate::samples::RowSource;
+
+/// The rows of a 2-D (or 1-D: one feature) C-order float32 or float64 `.npy` file.
+pub struct NpyRows {
+    path: PathBuf,
+    file: File,
+    /// Byte offset of the first value.
+    offset: u64,
+    n: usize,
+    d: usize,
+    /// 4 (float32) or 8 (float64).
+    item: usize,
+    big_endian: bool,
+}
+
+impl NpyRows {
+    /// Opens `path` and reads its header; errors name the file and say what to do.
+    pub fn open(path: &Path) -> Result<Self> {
+        let bad = |m: String| GmmError::file(path, m);
+        let mut file = File::open(path).map_err(|e| bad(format!("cannot open: {e}")))?;
+        let size = file.metadata().map_err(|e| bad(e.to_string()))?.len();
+        let mut head = [0u8; 12];
+        let got = file.read(&mut head).map_err(|e| bad(e.to_string()))?;
+        if got < 10 || &head[..6] != b"\x93NUMPY" {
+            return Err(bad("not a .npy file (no NumPy magic string)".into()));
+        }
+        let (len, start) = match head[6] {
+            1 => (u16::from_le_bytes([head[8], head[9]]) as u64, 10u64),
+            2 | 3 if got >= 12 => (
+                u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as u64,
+                12,
+            ),
+            v => return Err(bad(format!("unknown .npy format version {v}"))),
+        };
+        let offset = start + len;
+        if offset > size || len > 1 << 16 {
+            return Err(bad(
+                "the .npy header is cut short or damaged; write the file again".into(),
+            ));
+        }
+        let mut header = vec![0u8; offset as usize];
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| bad(e.to_string()))?;
+        file.read_exact(&mut header)
+            .map_err(|e| bad(e.to_string()))?;
+        check_plain_header(&header).map_err(&bad)?;
+        let npy =
+            NpyFile::new(&header[..]).map_err(|e| bad(format!("not a valid .npy array ({e})")))?;
+        let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
+        let (n, d) = match shape.as_slice() {
+            [n] => (*n, 1),
+            [n, d] => (*n, *d),
+            s => {
+                return Err(bad(format!(
+                    "a {}-D array; data must be 2-D (samples × features)",
+                    s.len()
+                )))
+            }
+        };
+        if npy.order() == Order::Fortran && d > 1 {
+            return Err(bad(
+                "a Fortran-order array: its rows are not contiguous, so it cannot be read in chunks of rows; save it in C order (numpy.save(path, numpy.ascontiguousarray(x))) or fit it in memory".into(),
+            ));
+        }
+        let DType::Plain(t) = npy.dtype() else {
+            return Err(bad(
+                "structured (record) arrays are not supported; save a plain float array".into(),
+            ));
+        };
+        let item = match (t.type_char(), t.size_field()) {
+            (TypeChar::Float, 4) => 4,
+            (TypeChar::Float, 8) => 8,
+            _ => {
+                return Err(bad(format!(
+                    "element type '{t}': a streamed fit reads float32 or float64 values; convert them (x.astype(numpy.float64))"
+                )))
+            }
+        };
+        let need = (n as u64)
+            .checked_mul(d as u64)
+            .and_then(|v| v.checked_mul(item as u64))
+            .and_then(|v| v.checked_add(offset));
+        if need.is_none_or(|need| need > size) {
+            return Err(bad(format!(
+                "the header claims {n} × {d} values but the file holds only {size} bytes: it is truncated; write it again"
+            )));
+        }
+        Ok(NpyRows {
+            path: path.to_path_buf(),
+            file,
+            offset,
+            n,
+            d,
+            item,
+            big_endian: t.endianness() == Endianness::Big,
+        })
+    }
+}
+
+impl RowSource for NpyRows {
+    fn n_rows(&self) -> usize {
+        self.n
+    }
+
+    fn n_features(&self) -> usize {
+        self.d
+    }
+
+    fn read_columns(&mut self, start: usize, len: usize) -> Result<DMatrix<f64>> {
+        let bad = |m: String| GmmError::file(&self.path, m);
+        if start + len > self.n {
+            return Err(bad(format!(
+                "rows {start}..{} asked of {} rows",
+                start + len,
+                self.n
+            )));
+        }
+        let mut bytes = vec![0u8; len * self.d * self.item];
+        let at = self.offset + (start * self.d * self.item) as u64;
+        self.file
+            .seek(SeekFrom::Start(at))
+            .and_then(|_| self.file.read_exact(&mut bytes))
+            .map_err(|e| bad(format!("cannot read rows {start}..{}: {e}", start + len)))?;
+        let values: Vec<f64> = match (self.item, self.big_endian) {
+            (8, false) => bytes
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8")))
+                .collect(),
+            (8, true) => bytes
+                .chunks_exact(8)
+                .map(|b| f64::from_be_bytes(b.try_into().expect("8")))
+                .collect(),
+            (_, false) => bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().expect("4")) as f64)
+                .collect(),
+            (_, true) => bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_be_bytes(b.try_into().expect("4")) as f64)
+                .collect(),
+        };
+        if let Some(p) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(format!(
+                "row {}, column {}: {} is not a finite number; remove or replace it (a streamed fit takes no missing values)",
+                start + p / self.d,
+                p % self.d,
+                values[p]
+            )));
+        }
+        // C order: row after row, so the values are the columns of a D × len matrix.
+        Ok(DMatrix::from_vec(self.d, len, values))
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}

@@ -1,0 +1,268 @@
+//! Streamed fits (data read in chunks every pass): from the same initial means they equal the
+//! in-memory fit to 1e-10 for every covariance type and chunking; the default initialisation
+//! clusters a reservoir sample; bad files and settings are clear errors.
+
+use crate::common::cli::{assert_success, gaussmix};
+use crate::common::path_str as s;
+use crate::common::{draw, truth};
+
+use gaussmix::io::NpyRows;
+use gaussmix::{
+    fit, CovarianceType, Covariances, DeviceChoice, FitConfig, FitOptions, FullPath,
+    GaussianMixture, InitMethod, Samples,
+};
+use nalgebra::DMatrix;
+
+fn values(c: &Covariances) -> Vec<f64> {
+    match c {
+        Covariances::Full(m) => m.iter().flat_map(|m| m.iter().copied()).collect(),
+        Covariances::Tied(m) | Covariances::Diag(m) => m.iter().copied().collect(),
+        Covariances::Spherical(v) => v.iter().copied().collect(),
+        Covariances::LowRank(_) => unreachable!(),
+    }
+}
+
+#[track_caller]
+fn same(what: &str, a: &GaussianMixture, b: &GaussianMixture, rtol: f64) {
+    let close = |name: &str, x: &[f64], y: &[f64]| {
+        let scale = y.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
+        let worst = x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs() / scale)
+            .fold(0.0, f64::max);
+        assert!(
+            x.len() == y.len() && worst <= rtol,
+            "{what} {name}: {worst:e}"
+        );
+    };
+    assert_eq!(a.summary().n_iter, b.summary().n_iter, "{what}: iterations");
+    close(
+        "history",
+        &a.summary().lower_bound_history,
+        &b.summary().lower_bound_history,
+    );
+    close("weights", a.weights().as_slice(), b.weights().as_slice());
+    close("means", a.means().as_slice(), b.means().as_slice());
+    close(
+        "covariances",
+        &values(a.covariances()),
+        &values(b.covariances()),
+    );
+}
+
+fn written(dir: &std::path::Path, name: &str, x: &DMatrix<f64>) -> std::path::PathBuf {
+    let p = dir.join(name);
+    gaussmix::io::write_matrix(&p, x).unwrap();
+    p
+}
+
+#[test]
+fn streamed_fits_equal_in_memory_fits_from_the_same_means() {
+    let (x, _) = draw(&truth(4), 5000, 21);
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path(), "x.npy", &x);
+    let means = DMatrix::from_fn(3, 4, |c, j| (c as f64 - 1.0) * 7.0 + j as f64 * 0.1);
+    for t in CovarianceType::ALL {
+        let config = FitConfig::new(3)
+            .covariance_type(t)
+            .init(InitMethod::Means(means.clone()))
+            .tol(1e-6);
+        let memory = fit(
+            &Samples::new(&x).unwrap(),
+            &config,
+            FitOptions::new()
+                .device(DeviceChoice::Cpu)
+                .full_path(FullPath::Dense),
+        )
+        .unwrap();
+        for chunk in [1000, 1723, 5000] {
+            let streamed = fit(
+                &Samples::streamed(NpyRows::open(&path).unwrap(), chunk).unwrap(),
+                &config,
+                FitOptions::new(),
+            )
+            .unwrap();
+            same(
+                &format!("{t}, chunks of {chunk}"),
+                &streamed,
+                &memory,
+                1e-10,
+            );
+            // one pass for the initial statistics, one per iteration
+            let d = &streamed.summary().device;
+            assert!(
+                d.contains(&format!("{} passes", memory.summary().n_iter + 1)),
+                "{d}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_default_initialisation_clusters_a_reservoir_sample() {
+    let (x, _) = draw(&truth(3), 8000, 22);
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path(), "x.npy", &x);
+    let config = FitConfig::new(3).seed(4);
+    let run = || {
+        fit(
+            &Samples::streamed(NpyRows::open(&path).unwrap(), 2500).unwrap(),
+            &config,
+            FitOptions::new(),
+        )
+        .unwrap()
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.params(), b.params(), "seeded: the same fit twice");
+    assert!(a.summary().converged);
+    // a reservoir pass, the initial statistics, and the iterations
+    assert!(a
+        .summary()
+        .device
+        .contains(&format!("{} passes", a.summary().n_iter + 2)));
+    let memory = fit(
+        &Samples::new(&x).unwrap(),
+        &config,
+        FitOptions::new().device(DeviceChoice::Cpu),
+    )
+    .unwrap();
+    let (la, lm) = (a.summary().lower_bound, memory.summary().lower_bound);
+    assert!(
+        (la - lm).abs() < 1e-3 * lm.abs(),
+        "{la} vs {lm}: the same three clusters"
+    );
+}
+
+#[test]
+fn streamed_fits_refuse_what_they_cannot_do_clearly() {
+    let (mut x, _) = draw(&truth(2), 3000, 23);
+    let dir = tempfile::tempdir().unwrap();
+    let labels = (0..3000).map(|i| i % 2).collect::<Vec<_>>();
+    let path = written(dir.path(), "x.npy", &x);
+    let e = fit(
+        &Samples::streamed(NpyRows::open(&path).unwrap(), 512).unwrap(),
+        &FitConfig::new(2).init(InitMethod::Labels(labels)),
+        FitOptions::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("means"), "{e}");
+    x[(2100, 1)] = f64::NAN;
+    let nan = written(dir.path(), "nan.npy", &x);
+    let e = fit(
+        &Samples::streamed(NpyRows::open(&nan).unwrap(), 512).unwrap(),
+        &FitConfig::new(2),
+        FitOptions::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("nan.npy") && e.contains("row 2100, column 1"),
+        "{e}"
+    );
+    // a Fortran-order file, through the CLI, and a CSV with --stream
+    let fortran = dir.path().join("f.npy");
+    {
+        use std::io::Write;
+        let header = "{'descr': '<f8', 'fortran_order': True, 'shape': (4, 2), }";
+        let mut h = header.to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut f = std::fs::File::create(&fortran).unwrap();
+        f.write_all(b"\x93NUMPY\x01\x00").unwrap();
+        f.write_all(&(h.len() as u16).to_le_bytes()).unwrap();
+        f.write_all(h.as_bytes()).unwrap();
+        for v in 0..8 {
+            f.write_all(&(v as f64).to_le_bytes()).unwrap();
+        }
+    }
+    let out_model = dir.path().join("m.npz");
+    let out = gaussmix(&[
+        "fit",
+        s(&fortran),
+        "-k",
+        "2",
+        "--stream",
+        "-o",
+        s(&out_model),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("Fortran-order"),
+        "{stderr}"
+    );
+    let csv = dir.path().join("x.csv");
+    crate::common::write_csv(&csv, &x.rows(0, 10).into_owned());
+    let out = gaussmix(&["fit", s(&csv), "-k", "2", "--stream", "-o", s(&out_model)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("reads .npy files"),
+        "{stderr}"
+    );
+    assert!(!out_model.exists());
+}
+
+#[test]
+fn the_command_line_streams_when_asked_or_over_the_memory_budget() {
+    let (x, _) = draw(&truth(3), 6000, 24);
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path(), "x.npy", &x);
+    let means = written(
+        dir.path(),
+        "means.npy",
+        &DMatrix::from_fn(3, 3, |c, j| (c as f64 - 1.0) * 8.0 + j as f64),
+    );
+    let (a, b, c) = (
+        dir.path().join("a.npz"),
+        dir.path().join("b.npz"),
+        dir.path().join("c.npz"),
+    );
+    assert_success(&gaussmix(&[
+        "fit",
+        s(&path),
+        "-k",
+        "3",
+        "--means-init",
+        s(&means),
+        "--device",
+        "cpu",
+        "-q",
+        "-o",
+        s(&a),
+    ]));
+    assert_success(&gaussmix(&[
+        "fit",
+        s(&path),
+        "-k",
+        "3",
+        "--means-init",
+        s(&means),
+        "--stream",
+        "--chunk-rows",
+        "1000",
+        "-q",
+        "-o",
+        s(&b),
+    ]));
+    let out = gaussmix(&[
+        "fit",
+        s(&path),
+        "-k",
+        "3",
+        "--means-init",
+        s(&means),
+        "--max-memory",
+        "100000",
+        "-o",
+        s(&c),
+    ]);
+    assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("streaming it in chunks"), "{stderr}");
+    let load = |p: &std::path::Path| gaussmix::io::load_model(p).unwrap();
+    same("--stream", &load(&b), &load(&a), 1e-10);
+    same("--max-memory", &load(&c), &load(&a), 1e-10);
+}
