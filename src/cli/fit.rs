@@ -249,10 +249,14 @@ fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<gaussmix::io
     if !is_npy {
         return Ok(None);
     }
-    let rows = gaussmix::io::NpyRows::open(&args.data)?;
     if args.stream {
-        return Ok(Some(rows));
+        return Ok(Some(gaussmix::io::NpyRows::open(&args.data)?));
     }
+    // Without --stream, a file the chunked reader cannot take (an integer array, Fortran
+    // order, a damaged header) is read in memory, whose reader words its own errors.
+    let Ok(rows) = gaussmix::io::NpyRows::open(&args.data) else {
+        return Ok(None);
+    };
     use gaussmix::RowSource;
     let (n, d) = (rows.n_rows() as u64, rows.n_features() as u64);
     let need = n * d * 8 * 2 + n * args.components as u64 * 8;
