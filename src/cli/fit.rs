@@ -279,15 +279,22 @@ fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<gaussmix::io
 /// Runs `gaussmix fit`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     gaussmix::io::check_model_output(&args.output)?;
-    if let Some(rows) = should_stream(&args, args.quiet)? {
-        return fit_streamed(args, rows);
-    }
-    // One sample per column: a C-order .npy file is that layout already, and the CPU engine
-    // uses it in place (no transposed copies of the data).
-    let xt = gaussmix::io::read_matrix_columns(&args.data, gaussmix::io::Missing::Reject)?;
-    let (n_features, n_samples) = xt.shape();
-    let samples =
-        Samples::from_columns(xt).map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
+    let (samples, n_samples, n_features) = match should_stream(&args, args.quiet)? {
+        Some(rows) => {
+            use gaussmix::RowSource;
+            let (n, d) = (rows.n_rows(), rows.n_features());
+            (Samples::streamed(rows, args.chunk_rows)?, n, d)
+        }
+        None => {
+            // One sample per column: a C-order .npy file is that layout already, and the CPU
+            // engine uses it in place (no transposed copies of the data).
+            let xt = gaussmix::io::read_matrix_columns(&args.data, gaussmix::io::Missing::Reject)?;
+            let (d, n) = xt.shape();
+            let samples = Samples::from_columns(xt)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
+            (samples, n, d)
+        }
+    };
     let samples = match &args.sample_weight {
         Some(p) => samples.weighted(&read_sample_weight(p, n_samples)?)?,
         None => samples,
@@ -340,26 +347,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let model = result?;
     gaussmix::io::save_model(&args.output, &model)?;
     let f = model.summary();
-    if let Some(v) = model.variational() {
-        println!(
-            "fitted a variational Bayesian mixture ({} prior) of {} {} components to {} samples × {} features on {}: {} iterations ({}), lower bound {:.6} (scikit-learn's variational bound, a total over the samples), {} effective components (more than 1 % of the weight), {:.3} s; model written to {}",
-            v.priors.weight_prior,
-            model.n_components(),
-            model.covariance_type(),
-            n_samples,
-            n_features,
-            f.device,
-            f.n_iter,
-            if f.converged { "converged" } else { "not converged: raise --max-iter or --tol" },
-            f.lower_bound,
-            v.effective_components(),
-            started.elapsed().as_secs_f64(),
-            args.output.display()
-        );
-        return Ok(());
-    }
+    let (kind, bound, effective) = match model.variational() {
+        Some(v) => (
+            format!(
+                "a variational Bayesian mixture ({} prior) of ",
+                v.priors.weight_prior
+            ),
+            "scikit-learn's variational bound, a total over the samples",
+            format!(
+                ", {} effective components (more than 1 % of the weight)",
+                v.effective_components()
+            ),
+        ),
+        None => (
+            String::new(),
+            "mean log-likelihood per sample",
+            String::new(),
+        ),
+    };
     println!(
-        "fitted {} {} components to {} samples × {} features on {}: {} iterations ({}), lower bound {:.6} (mean log-likelihood per sample), {:.3} s; model written to {}",
+        "fitted {kind}{} {} components to {} samples × {} features on {}: {} iterations ({}), lower bound {:.6} ({bound}){effective}, {:.3} s; model written to {}",
         model.n_components(),
         model.covariance_type(),
         n_samples,
@@ -369,75 +376,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if f.converged { "converged" } else { "not converged: raise --max-iter or --tol" },
         f.lower_bound,
         started.elapsed().as_secs_f64(),
-        args.output.display()
-    );
-    Ok(())
-}
-
-/// `gaussmix fit --stream`: the same settings, the data read in chunks.
-fn fit_streamed(args: Args, rows: gaussmix::io::NpyRows) -> anyhow::Result<()> {
-    use gaussmix::RowSource;
-    let (n_samples, n_features) = (rows.n_rows(), rows.n_features());
-    if args.labels_init.is_some() || args.sample_weight.is_some() || args.bayesian {
-        anyhow::bail!(
-            "a streamed fit takes neither --labels-init, --sample-weight nor --bayesian yet; give --means-init or fit in memory"
-        );
-    }
-    let init = match &args.means_init {
-        Some(p) => InitMethod::Means(read_data(p)?),
-        None => args.init.clone(),
-    };
-    let config = FitConfig {
-        n_components: args.components,
-        covariance_type: args.covariance,
-        init,
-        n_init: args.n_init,
-        max_iter: args.max_iter,
-        tol: args.tol,
-        reg_covar: args.reg_covar,
-        seed: args.seed,
-        ..FitConfig::default()
-    };
-    config
-        .validate(n_samples, n_features)
-        .map_err(|e| name_init_file(e, &args))?;
-    let samples = Samples::streamed(rows, args.chunk_rows)?;
-    let warm = args.warm_start.as_deref().map(load_model).transpose()?;
-    if let (Some(w), Some(path)) = (&warm, &args.warm_start) {
-        check_warm_start(w, path, n_features, &config)?;
-    }
-    let quiet = args.quiet;
-    let mut notice = |s: &str| {
-        if !quiet {
-            eprintln!("note: {s}")
-        }
-    };
-    let mut progress = Progress::new(args.quiet, args.max_iter);
-    let started = Instant::now();
-    let mut report = |e: &gaussmix::IterationEvent| progress.update(e);
-    let mut options = FitOptions::new()
-        .device(args.device)
-        .notice(&mut notice)
-        .progress(&mut report);
-    if let Some(w) = &warm {
-        options = options.warm_start(w);
-    }
-    let result = fit(&samples, &config, options);
-    progress.finish();
-    let model = result?;
-    gaussmix::io::save_model(&args.output, &model)?;
-    let f = model.summary();
-    println!(
-        "fitted {} {} components to {} samples × {} features, streamed: {} iterations ({}), lower bound {:.6} (mean log-likelihood per sample), {:.3} s on {}; model written to {}",
-        model.n_components(),
-        model.covariance_type(),
-        n_samples,
-        n_features,
-        f.n_iter,
-        if f.converged { "converged" } else { "not converged: raise --max-iter or --tol" },
-        f.lower_bound,
-        started.elapsed().as_secs_f64(),
-        f.device,
         args.output.display()
     );
     Ok(())

@@ -4,52 +4,13 @@
 
 use crate::common::cli::{assert_success, gaussmix};
 use crate::common::path_str as s;
-use crate::common::{draw, truth};
+use crate::common::{assert_same_fit, draw, truth};
 
 use gaussmix::io::NpyRows;
 use gaussmix::{
-    fit, CovarianceType, Covariances, DeviceChoice, FitConfig, FitOptions, FullPath,
-    GaussianMixture, InitMethod, Samples,
+    fit, CovarianceType, DeviceChoice, FitConfig, FitOptions, FullPath, InitMethod, Samples,
 };
 use nalgebra::DMatrix;
-
-fn values(c: &Covariances) -> Vec<f64> {
-    match c {
-        Covariances::Full(m) => m.iter().flat_map(|m| m.iter().copied()).collect(),
-        Covariances::Tied(m) | Covariances::Diag(m) => m.iter().copied().collect(),
-        Covariances::Spherical(v) => v.iter().copied().collect(),
-        Covariances::LowRank(_) => unreachable!(),
-    }
-}
-
-#[track_caller]
-fn same(what: &str, a: &GaussianMixture, b: &GaussianMixture, rtol: f64) {
-    let close = |name: &str, x: &[f64], y: &[f64]| {
-        let scale = y.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
-        let worst = x
-            .iter()
-            .zip(y)
-            .map(|(p, q)| (p - q).abs() / scale)
-            .fold(0.0, f64::max);
-        assert!(
-            x.len() == y.len() && worst <= rtol,
-            "{what} {name}: {worst:e}"
-        );
-    };
-    assert_eq!(a.summary().n_iter, b.summary().n_iter, "{what}: iterations");
-    close(
-        "history",
-        &a.summary().lower_bound_history,
-        &b.summary().lower_bound_history,
-    );
-    close("weights", a.weights().as_slice(), b.weights().as_slice());
-    close("means", a.means().as_slice(), b.means().as_slice());
-    close(
-        "covariances",
-        &values(a.covariances()),
-        &values(b.covariances()),
-    );
-}
 
 fn written(dir: &std::path::Path, name: &str, x: &DMatrix<f64>) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -83,7 +44,7 @@ fn streamed_fits_equal_in_memory_fits_from_the_same_means() {
                 FitOptions::new(),
             )
             .unwrap();
-            same(
+            assert_same_fit(
                 &format!("{t}, chunks of {chunk}"),
                 &streamed,
                 &memory,
@@ -263,6 +224,6 @@ fn the_command_line_streams_when_asked_or_over_the_memory_budget() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("streaming it in chunks"), "{stderr}");
     let load = |p: &std::path::Path| gaussmix::io::load_model(p).unwrap();
-    same("--stream", &load(&b), &load(&a), 1e-10);
-    same("--max-memory", &load(&c), &load(&a), 1e-10);
+    assert_same_fit("--stream", &load(&b), &load(&a), 1e-10);
+    assert_same_fit("--max-memory", &load(&c), &load(&a), 1e-10);
 }

@@ -147,3 +147,48 @@ pub fn write_csv(path: &std::path::Path, x: &DMatrix<f64>) {
 pub fn cli_data() -> DMatrix<f64> {
     draw(&truth(3), 600, 7).0
 }
+
+/// The stored numbers of dense covariances (a low-rank model's, made dense), in storage order.
+pub fn covariance_values(c: &gaussmix::Covariances) -> Vec<f64> {
+    use gaussmix::Covariances;
+    match c {
+        Covariances::Full(m) => m.iter().flat_map(|m| m.iter().copied()).collect(),
+        Covariances::Tied(m) | Covariances::Diag(m) => m.iter().copied().collect(),
+        Covariances::Spherical(v) => v.iter().copied().collect(),
+        Covariances::LowRank(lr) => lr
+            .to_dense(1 << 30)
+            .unwrap()
+            .iter()
+            .flat_map(|m| m.iter().copied())
+            .collect(),
+    }
+}
+
+/// Asserts that two fits are the same to `rtol` of each quantity's largest value: iteration
+/// count, lower-bound history, weights, means and covariances.
+#[track_caller]
+pub fn assert_same_fit(what: &str, a: &GaussianMixture, b: &GaussianMixture, rtol: f64) {
+    let close = |name: &str, x: &[f64], y: &[f64]| {
+        assert_eq!(x.len(), y.len(), "{what} {name}: lengths");
+        let scale = y.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
+        let worst = x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs() / scale)
+            .fold(0.0, f64::max);
+        assert!(worst <= rtol, "{what} {name}: {worst:e}");
+    };
+    assert_eq!(a.summary().n_iter, b.summary().n_iter, "{what}: iterations");
+    close(
+        "lower bounds",
+        &a.summary().lower_bound_history,
+        &b.summary().lower_bound_history,
+    );
+    close("weights", a.weights().as_slice(), b.weights().as_slice());
+    close("means", a.means().as_slice(), b.means().as_slice());
+    close(
+        "covariances",
+        &covariance_values(a.covariances()),
+        &covariance_values(b.covariances()),
+    );
+}

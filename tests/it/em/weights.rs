@@ -5,7 +5,7 @@
 
 use crate::common::cli::{assert_success, gaussmix};
 use crate::common::path_str as s;
-use crate::common::{draw, truth};
+use crate::common::{assert_same_fit, draw, truth};
 
 use gaussmix::{
     fit, CovarianceType, Covariances, DeviceChoice, FitConfig, FitOptions, FullPath,
@@ -25,47 +25,6 @@ fn repeated(x: &DMatrix<f64>, labels: &[usize]) -> (Vec<f64>, DMatrix<f64>, Vec<
         }
     }
     (w, DMatrix::from_rows(&rows), rep_labels)
-}
-
-fn values(c: &Covariances) -> Vec<f64> {
-    match c {
-        Covariances::Full(m) => m.iter().flat_map(|m| m.iter().copied()).collect(),
-        Covariances::Tied(m) | Covariances::Diag(m) => m.iter().copied().collect(),
-        Covariances::Spherical(v) => v.iter().copied().collect(),
-        Covariances::LowRank(lr) => lr
-            .to_dense(1 << 30)
-            .unwrap()
-            .iter()
-            .flat_map(|m| m.iter().copied())
-            .collect(),
-    }
-}
-
-#[track_caller]
-fn same_model(what: &str, a: &GaussianMixture, b: &GaussianMixture, rtol: f64) {
-    let close = |name: &str, x: &[f64], y: &[f64]| {
-        assert_eq!(x.len(), y.len(), "{what} {name}");
-        let scale = y.iter().fold(1e-300f64, |m, v| m.max(v.abs()));
-        let worst = x
-            .iter()
-            .zip(y)
-            .map(|(p, q)| (p - q).abs() / scale)
-            .fold(0.0, f64::max);
-        assert!(worst <= rtol, "{what} {name}: {worst:e}");
-    };
-    assert_eq!(a.summary().n_iter, b.summary().n_iter, "{what}: iterations");
-    close(
-        "lower bounds",
-        &a.summary().lower_bound_history,
-        &b.summary().lower_bound_history,
-    );
-    close("weights", a.weights().as_slice(), b.weights().as_slice());
-    close("means", a.means().as_slice(), b.means().as_slice());
-    close(
-        "covariances",
-        &values(a.covariances()),
-        &values(b.covariances()),
-    );
 }
 
 fn fit_on(
@@ -106,7 +65,7 @@ fn integer_weights_act_as_repeated_rows_on_every_path() {
     for t in CovarianceType::ALL {
         let cw = base(labels.clone()).covariance_type(t);
         let cr = base(lr.clone()).covariance_type(t);
-        same_model(
+        assert_same_fit(
             &format!("{t}"),
             &fit_on(&x, Some(&w), &cw, FullPath::Dense, false),
             &fit_on(&xr, None, &cr, FullPath::Dense, false),
@@ -122,7 +81,7 @@ fn integer_weights_act_as_repeated_rows_on_every_path() {
             fit_on(&x, Some(&w), &vw, FullPath::Dense, false),
             fit_on(&xr, None, &vr, FullPath::Dense, false),
         );
-        same_model(&format!("variational {t}"), &a, &b, 1e-10);
+        assert_same_fit(&format!("variational {t}"), &a, &b, 1e-10);
         let prior = |m: &GaussianMixture| match &m.variational().unwrap().priors.covariance {
             gaussmix::variational::CovariancePrior::Matrix(c) => c.iter().copied().collect(),
             gaussmix::variational::CovariancePrior::Diagonal(c) => c.iter().copied().collect(),
@@ -154,7 +113,7 @@ fn integer_weights_act_as_repeated_rows_on_every_path() {
     let a = fit_on(&wide, Some(&ww), &c(wl.clone()), FullPath::LowRank, false);
     let b = fit_on(&wider, None, &c(wlr), FullPath::Dense, false);
     assert!(matches!(a.covariances(), Covariances::LowRank(_)));
-    same_model("low-rank", &a, &b, 1e-8);
+    assert_same_fit("low-rank", &a, &b, 1e-8);
     // Missing values.
     let mut holes = x.clone();
     for i in (0..300).step_by(7) {
@@ -162,7 +121,7 @@ fn integer_weights_act_as_repeated_rows_on_every_path() {
     }
     let (_, holes_r, _) = repeated(&holes, &labels);
     let cm = base(labels.clone());
-    same_model(
+    assert_same_fit(
         "missing",
         &fit_on(&holes, Some(&w), &cm, FullPath::Auto, true),
         &fit_on(&holes_r, None, &base(lr.clone()), FullPath::Auto, true),
@@ -183,7 +142,7 @@ fn zero_weights_drop_rows_from_the_whole_fit_and_bic_is_the_repeated_rows() {
     let config = FitConfig::new(3).seed(5);
     let a = fit_on(&with_outliers, Some(&w), &config, FullPath::Dense, false);
     let b = fit_on(&x, Some(&[1.0; 400]), &config, FullPath::Dense, false);
-    same_model("zero weights", &a, &b, 1e-10);
+    assert_same_fit("zero weights", &a, &b, 1e-10);
     // Weighted BIC = the BIC of the repeated rows.
     let labels = vec![0; 400];
     let (wr, xr, _) = repeated(&x, &labels);
@@ -285,7 +244,7 @@ fn the_command_line_takes_sample_weights() {
         gaussmix::io::load_model(&ma).unwrap(),
         gaussmix::io::load_model(&mb).unwrap(),
     );
-    same_model("cli", &a, &b, 1e-10);
+    assert_same_fit("cli", &a, &b, 1e-10);
     // score with weights prints the weighted mean log-likelihood and BIC
     let out = gaussmix(&["score", s(&ma), s(&data), "--sample-weight", s(&weights)]);
     assert_success(&out);
