@@ -24,6 +24,9 @@ use crate::stats::SufficientStats;
 
 /// The streaming [`Backend`].
 pub(crate) struct StreamBackend {
+    /// The GPU that computes each chunk's statistics, or none (the CPU, f64).
+    #[cfg(feature = "gpu")]
+    gpu: Option<crate::gpu::GpuContext>,
     source: Arc<Mutex<dyn RowSource>>,
     name: String,
     n: usize,
@@ -32,11 +35,17 @@ pub(crate) struct StreamBackend {
     /// Passes over the source so far, and the seconds they took.
     passes: usize,
     seconds: f64,
+    /// The ridge of the fit (the GPU checks its f32 statistics against it).
+    reg_covar: f64,
+    /// The GPU chunks' M-steps recomputed in f64, one line each.
+    fallbacks: Vec<String>,
 }
 
 impl StreamBackend {
     pub(crate) fn new(stream: &Stream, n: usize, d: usize) -> Self {
         StreamBackend {
+            #[cfg(feature = "gpu")]
+            gpu: None,
             source: Arc::clone(&stream.source),
             name: stream.name.clone(),
             n,
@@ -44,11 +53,30 @@ impl StreamBackend {
             chunk_rows: stream.chunk_rows,
             passes: 0,
             seconds: 0.0,
+            reg_covar: 1e-6,
+            fallbacks: Vec::new(),
         }
     }
 
+    /// Computes each chunk's statistics on the GPU of `ctx` (uploaded chunk by chunk, each
+    /// pass, with the GPU backend's f64 fallback); the initial assignment stays on the CPU.
+    #[cfg(feature = "gpu")]
+    pub(crate) fn on_gpu(mut self, ctx: &crate::gpu::GpuContext) -> Self {
+        self.gpu = Some(ctx.clone());
+        self
+    }
+
     /// One pass: `f` on a CPU backend over every chunk, in order.
-    fn pass<T>(&mut self, mut f: impl FnMut(&mut CpuBackend) -> Result<T>) -> Result<Vec<T>> {
+    fn pass<T>(&mut self, f: impl FnMut(&mut CpuBackend) -> Result<T>) -> Result<Vec<T>> {
+        self.pass_columns(|xt| Ok(CpuBackend::from_columns(xt)), f)
+    }
+
+    /// One pass: every chunk read (D × len), made a backend by `make`, and `f` on it.
+    fn pass_columns<B, T>(
+        &mut self,
+        mut make: impl FnMut(Arc<DMatrix<f64>>) -> Result<B>,
+        mut f: impl FnMut(&mut B) -> Result<T>,
+    ) -> Result<Vec<T>> {
         let started = Instant::now();
         let mut out = Vec::with_capacity(self.n.div_ceil(self.chunk_rows));
         let mut start = 0;
@@ -70,7 +98,7 @@ impl StreamBackend {
                     self.d
                 )));
             }
-            let mut chunk = CpuBackend::from_columns(Arc::new(xt));
+            let mut chunk = make(Arc::new(xt))?;
             out.push(f(&mut chunk)?);
             start += len;
         }
@@ -99,13 +127,16 @@ fn needs_memory(what: &str) -> GmmError {
 impl Backend for StreamBackend {
     fn describe(&self) -> String {
         let rows_per_second = (self.passes * self.n) as f64 / self.seconds.max(1e-9);
+        #[cfg(feature = "gpu")]
+        let engine = match &self.gpu {
+            Some(ctx) => ctx.describe(),
+            None => format!("cpu (f64, {} threads)", rayon::current_num_threads()),
+        };
+        #[cfg(not(feature = "gpu"))]
+        let engine = format!("cpu (f64, {} threads)", rayon::current_num_threads());
         format!(
-            "cpu (f64, {} threads), streamed from {} in chunks of {} rows: {} passes, {:.3e} rows/s",
-            rayon::current_num_threads(),
-            self.name,
-            self.chunk_rows,
-            self.passes,
-            rows_per_second
+            "{engine}, streamed from {} in chunks of {} rows: {} passes, {:.3e} rows/s",
+            self.name, self.chunk_rows, self.passes, rows_per_second
         )
     }
 
@@ -142,7 +173,41 @@ impl Backend for StreamBackend {
         params: &MixtureParams,
         covariance_type: CovarianceType,
     ) -> Result<SufficientStats> {
+        #[cfg(feature = "gpu")]
+        if let Some(ctx) = self.gpu.clone() {
+            use crate::backend::gpu::GpuBackend;
+            let reg_covar = self.reg_covar;
+            let mut notes = Vec::new();
+            let mut chunk = 0;
+            let stats = self.pass_columns(
+                |xt| {
+                    let mut b = GpuBackend::from_host(&ctx, &xt.transpose())?;
+                    b.set_reg_covar(reg_covar);
+                    Ok(b)
+                },
+                |b| {
+                    let s = b.statistics(params, covariance_type)?;
+                    notes.extend(
+                        b.fallbacks()
+                            .into_iter()
+                            .map(|f| format!("chunk {chunk}: {f}")),
+                    );
+                    chunk += 1;
+                    Ok(s)
+                },
+            )?;
+            self.fallbacks.extend(notes);
+            return Self::merged(stats);
+        }
         Self::merged(self.pass(|c| c.statistics(params, covariance_type))?)
+    }
+
+    fn set_reg_covar(&mut self, reg_covar: f64) {
+        self.reg_covar = reg_covar;
+    }
+
+    fn fallbacks(&self) -> Vec<String> {
+        self.fallbacks.clone()
     }
 
     fn stats_of_nearest(

@@ -171,10 +171,11 @@ pub fn fit(
                 "a streamed fit takes no sample weights yet; fit in memory to weigh samples",
             ));
         }
-        if on.is_some_and(Device::is_gpu) || choice == DeviceChoice::Gpu {
-            say("a streamed fit runs on the CPU (f64), chunk by chunk");
-        }
-        return paths::fit_streamed(stream, &config, warm_start, progress);
+        let device = match on {
+            Some(dev) => dev.clone(),
+            None => choice.resolve(Work::Dense, &mut say)?,
+        };
+        return paths::fit_streamed(stream, &config, &device, warm_start, progress);
     }
     if samples.has_missing() {
         if config.variational.is_some() {

@@ -161,17 +161,19 @@ pub(super) fn fit_missing(
 /// Rows of the reservoir sample a streamed fit's initialisation clusters, at most.
 pub(super) const STREAM_SAMPLE_ROWS: usize = 50_000;
 
-/// EM on data read in chunks every pass ([`crate::Samples::streamed`]): one pass per
-/// iteration, plus one for a seeded reservoir sample (clustered by `config.init` for the
+/// EM on data read in chunks every pass ([`crate::Samples::streamed`]), each chunk's
+/// statistics on `device` (a GPU uploads every chunk in turn): one pass per iteration, plus one for a seeded reservoir sample (clustered by `config.init` for the
 /// initial means, unless means are given or a warm start continues) and one for the
 /// initial statistics.
 pub(super) fn fit_streamed(
     stream: &crate::samples::Stream,
     config: &ValidFitConfig,
+    device: &Device,
     warm_start: Option<&GaussianMixture>,
     progress: Progress<'_>,
 ) -> Result<GaussianMixture> {
     use crate::backend::stream::{reservoir_sample, StreamBackend};
+    use crate::backend::Backend;
     let (n, d) = config.shape();
     if let InitMethod::Labels(_) = config.init {
         return Err(GmmError::param(
@@ -188,6 +190,13 @@ pub(super) fn fit_streamed(
         ));
     }
     let mut backend = StreamBackend::new(stream, n, d);
+    #[cfg(feature = "gpu")]
+    if let Device::Gpu(ctx) = device {
+        backend = backend.on_gpu(ctx);
+    }
+    #[cfg(not(feature = "gpu"))]
+    let _ = device;
+    backend.set_reg_covar(config.reg_covar);
     let sample = match (&config.init, warm_start) {
         (InitMethod::Means(_), _) | (_, Some(_)) => None,
         _ => Some(reservoir_sample(

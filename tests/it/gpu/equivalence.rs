@@ -523,3 +523,61 @@ fn same_seed_same_lower_bound_on_both_devices() {
         assert!((a - b).abs() <= 1e-4 * a.abs(), "{ct}: cpu {a} vs gpu {b}");
     }
 }
+
+#[test]
+fn a_streamed_fit_on_the_gpu_agrees_with_the_cpu() {
+    // Every chunk is uploaded in turn and its statistics reduced on the device; from the
+    // same initial means the fit is the CPU's within the GPU tolerances.
+    let Some(ctx) = context() else { return };
+    let (x, _) = data(3000, 5, 3, 17);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.npy");
+    gaussmix::io::write_matrix(&path, &x).unwrap();
+    let means = DMatrix::from_fn(3, 5, |c, j| (c as f64 - 1.0) * 8.0 + j as f64 * 0.2);
+    for ct in CovarianceType::ALL {
+        let config = FitConfig::new(3)
+            .covariance_type(ct)
+            .init(InitMethod::Means(means.clone()))
+            .max_iter(8)
+            .tol(0.0);
+        let mc = fit_cpu(&x, &config).unwrap();
+        let source = gaussmix::io::NpyRows::open(&path).unwrap();
+        let mg = fit(
+            &Samples::streamed(source, 700).unwrap(),
+            &config,
+            FitOptions::new().on(&Device::Gpu(ctx.clone())),
+        )
+        .unwrap();
+        let desc = &mg.summary().device;
+        assert!(
+            desc.starts_with("gpu") && desc.contains("streamed"),
+            "{desc}"
+        );
+        assert!(
+            mg.summary().fallbacks.is_empty(),
+            "{:?}",
+            mg.summary().fallbacks
+        );
+        assert_close(
+            "streamed lower-bound history",
+            &mc.summary().lower_bound_history,
+            &mg.summary().lower_bound_history,
+            |v| 1e-5 * (1.0 + v.abs()),
+        );
+        let scale = mc.means().amax().max(1.0);
+        assert_close(
+            "streamed means",
+            mc.means().as_slice(),
+            mg.means().as_slice(),
+            |_| 1e-5 * scale,
+        );
+        let cc = covariance_entries(mc.covariances());
+        let cmax = cc.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert_close(
+            "streamed covariances",
+            &cc,
+            &covariance_entries(mg.covariances()),
+            |_| 1e-5 * cmax,
+        );
+    }
+}
