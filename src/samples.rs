@@ -55,6 +55,24 @@ pub trait RowSource: Send {
     fn describe(&self) -> String;
 }
 
+impl<T: RowSource + ?Sized> RowSource for Box<T> {
+    fn n_rows(&self) -> usize {
+        (**self).n_rows()
+    }
+
+    fn n_features(&self) -> usize {
+        (**self).n_features()
+    }
+
+    fn read_columns(&mut self, start: usize, len: usize) -> Result<DMatrix<f64>> {
+        (**self).read_columns(start, len)
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
 /// A [`RowSource`] and the rows per chunk it is read in.
 #[derive(Clone)]
 pub(crate) struct Stream {

@@ -233,47 +233,72 @@ fn default_max_memory() -> u64 {
         .map_or(8_000_000_000, |kib| kib * 1024 / 2)
 }
 
-/// Whether to stream: `--stream`, or a .npy file whose in-memory fit would exceed
-/// `--max-memory` (then a note says so).
-fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<gaussmix::io::NpyRows>> {
-    let is_npy = args
+/// Whether to stream: `--stream`, or a file whose in-memory fit would exceed `--max-memory`
+/// (then a note says so). A `.npy` file is read in chunks of rows; a CSV/TSV/text file line
+/// by line.
+fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<Box<dyn gaussmix::RowSource>>> {
+    use gaussmix::RowSource;
+    let ext = args
         .data
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-    if args.stream && !is_npy {
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let is_npy = ext == "npy";
+    let is_text = matches!(ext.as_str(), "csv" | "tsv" | "txt" | "dat") && args.data.is_file();
+    if args.stream && !is_npy && !is_text {
         anyhow::bail!(
-            "{}: a streamed fit reads .npy files; convert the data (numpy.save) or fit in memory without --stream",
+            "{}: a streamed fit reads .npy or delimited text (.csv, .tsv, .txt) files; convert the data or fit in memory without --stream",
             args.data.display()
         );
     }
-    if !is_npy {
-        return Ok(None);
-    }
     if args.stream {
-        return Ok(Some(gaussmix::io::NpyRows::open(&args.data)?));
+        return Ok(Some(if is_npy {
+            Box::new(gaussmix::io::NpyRows::open(&args.data)?)
+        } else {
+            Box::new(gaussmix::io::CsvRows::open(&args.data)?)
+        }));
     }
-    // Without --stream, a file the chunked reader cannot take (an integer array, Fortran
-    // order, a damaged header) is read in memory, whose reader words its own errors.
-    let Ok(rows) = gaussmix::io::NpyRows::open(&args.data) else {
+    let budget = args.max_memory.unwrap_or_else(default_max_memory);
+    let (need, open): (u64, Box<dyn Fn() -> anyhow::Result<Box<dyn RowSource>>>) = if is_npy {
+        // Without --stream, a file the chunked reader cannot take (an integer array, Fortran
+        // order, a damaged header) is read in memory, whose reader words its own errors.
+        let Ok(rows) = gaussmix::io::NpyRows::open(&args.data) else {
+            return Ok(None);
+        };
+        let (n, d) = (rows.n_rows() as u64, rows.n_features() as u64);
+        let path = args.data.clone();
+        (
+            n * d * 8 * 2 + n * args.components as u64 * 8,
+            Box::new(move || {
+                Ok(Box::new(gaussmix::io::NpyRows::open(&path)?) as Box<dyn RowSource>)
+            }),
+        )
+    } else if is_text {
+        // About one f64 per few characters of text, twice: a rough but safe estimate.
+        let size = std::fs::metadata(&args.data).map(|m| m.len()).unwrap_or(0);
+        let path = args.data.clone();
+        (
+            size * 2,
+            Box::new(move || {
+                Ok(Box::new(gaussmix::io::CsvRows::open(&path)?) as Box<dyn RowSource>)
+            }),
+        )
+    } else {
         return Ok(None);
     };
-    use gaussmix::RowSource;
-    let (n, d) = (rows.n_rows() as u64, rows.n_features() as u64);
-    let need = n * d * 8 * 2 + n * args.components as u64 * 8;
-    let budget = args.max_memory.unwrap_or_else(default_max_memory);
-    if need > budget {
-        if !quiet {
-            eprintln!(
-                "note: an in-memory fit of {} would need about {:.1} GB, more than --max-memory {:.1} GB: streaming it in chunks of {} rows",
-                args.data.display(),
-                need as f64 / 1e9,
-                budget as f64 / 1e9,
-                args.chunk_rows
-            );
-        }
-        return Ok(Some(rows));
+    if need <= budget {
+        return Ok(None);
     }
-    Ok(None)
+    if !quiet {
+        eprintln!(
+            "note: an in-memory fit of {} would need about {:.1} GB, more than --max-memory {:.1} GB: streaming it in chunks of {} rows",
+            args.data.display(),
+            need as f64 / 1e9,
+            budget as f64 / 1e9,
+            args.chunk_rows
+        );
+    }
+    Ok(Some(open()?))
 }
 
 /// Runs `gaussmix fit`.

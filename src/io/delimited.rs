@@ -62,45 +62,70 @@ pub fn parse_delimited(path: &Path, bytes: Vec<u8>) -> Result<DMatrix<f64>> {
             ),
         )
     })?;
-    let lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let mut separator = None;
-    let mut width = None;
+    let mut parser = LineParser::default();
     let mut values = Vec::new();
     let mut n_rows = 0usize;
-    let mut first_line = 0usize;
-    for (line_no, line) in lines {
-        let sep = *separator.get_or_insert_with(|| Separator::detect(line));
+    for (i, line) in text.lines().enumerate() {
+        if let Some(row) = parser.row(path, i + 1, line)? {
+            values.extend(row);
+            n_rows += 1;
+        }
+    }
+    let d = if n_rows == 0 {
+        0
+    } else {
+        parser.width.unwrap_or(0)
+    };
+    Ok(DMatrix::from_row_slice(n_rows, d, &values))
+}
+
+/// The state of reading a delimited file line by line: the separator (from the first data
+/// line), the number of fields, and whether the header has been seen.
+#[derive(Debug, Clone, Default)]
+struct LineParser {
+    separator: Option<Separator>,
+    width: Option<usize>,
+    first_line: usize,
+}
+
+impl LineParser {
+    /// The values of line `line_no` (1-based), or `None` for a blank line, a comment or the
+    /// header; errors name the line and the column.
+    fn row(&mut self, path: &Path, line_no: usize, line: &str) -> Result<Option<Vec<f64>>> {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            return Ok(None);
+        }
+        let sep = *self
+            .separator
+            .get_or_insert_with(|| Separator::detect(line));
         let fields = sep.split(line);
         let parsed: Vec<Option<f64>> = fields.iter().map(|f| parse_field(f)).collect();
-        if width.is_none() {
+        if self.width.is_none() {
+            self.width = Some(fields.len());
+            self.first_line = line_no;
             // A first line with no number in it is a header.
             if parsed.iter().all(|p| p.is_none_or(|v| v.is_nan()))
                 && parsed.iter().any(|p| p.is_none())
             {
-                width = Some(fields.len());
-                first_line = line_no;
-                continue;
+                return Ok(None);
             }
-            width = Some(fields.len());
-            first_line = line_no;
         }
-        let w = width.expect("set above");
+        let w = self.width.expect("set above");
         if fields.len() != w {
             return Err(GmmError::file(
                 path,
                 format!(
-                    "line {line_no} has {} fields but line {first_line} has {w}; every row needs the same number of columns",
-                    fields.len()
+                    "line {line_no} has {} fields but line {} has {w}; every row needs the same number of columns",
+                    fields.len(),
+                    self.first_line
                 ),
             ));
         }
+        let mut row = Vec::with_capacity(w);
         for (j, (p, f)) in parsed.iter().zip(&fields).enumerate() {
             match p {
-                Some(v) => values.push(*v),
+                Some(v) => row.push(*v),
                 None => {
                     return Err(GmmError::file(
                         path,
@@ -112,13 +137,137 @@ pub fn parse_delimited(path: &Path, bytes: Vec<u8>) -> Result<DMatrix<f64>> {
                 }
             }
         }
-        n_rows += 1;
+        Ok(Some(row))
     }
-    let d = if n_rows == 0 { 0 } else { width.unwrap_or(0) };
-    Ok(DMatrix::from_row_slice(n_rows, d, &values))
 }
 
-/// Writes `m` as comma-separated values, one row per line, with every digit needed to read
+/// A delimited text file read in chunks of rows for a streamed fit
+/// ([`crate::Samples::streamed`]): one pass on opening counts the rows, then every pass reads
+/// the lines in order (a pass that starts again from row 0 rewinds the file). Memory is one
+/// chunk, whatever the file's size.
+pub struct CsvRows {
+    path: std::path::PathBuf,
+    n: usize,
+    d: usize,
+    reader: std::io::Lines<std::io::BufReader<std::fs::File>>,
+    parser: LineParser,
+    /// The next row the reader gives, and its line number.
+    next_row: usize,
+    line_no: usize,
+}
+
+impl CsvRows {
+    /// Opens `path` and counts its rows (checking every value as it goes).
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut rows = CsvRows {
+            path: path.to_path_buf(),
+            n: 0,
+            d: 0,
+            reader: Self::lines(path)?,
+            parser: LineParser::default(),
+            next_row: 0,
+            line_no: 0,
+        };
+        let mut n = 0;
+        while let Some(row) = rows.next_values()? {
+            rows.check_finite(&row, rows.line_no)?;
+            n += 1;
+        }
+        rows.n = n;
+        rows.d = rows.parser.width.unwrap_or(0);
+        rows.rewind()?;
+        Ok(rows)
+    }
+
+    fn lines(path: &Path) -> Result<std::io::Lines<std::io::BufReader<std::fs::File>>> {
+        use std::io::BufRead;
+        let f = std::fs::File::open(path)
+            .map_err(|e| GmmError::file(path, format!("cannot open: {e}")))?;
+        Ok(std::io::BufReader::new(f).lines())
+    }
+
+    fn rewind(&mut self) -> Result<()> {
+        self.reader = Self::lines(&self.path)?;
+        self.parser = LineParser::default();
+        self.next_row = 0;
+        self.line_no = 0;
+        Ok(())
+    }
+
+    /// The next data row's values, or `None` at the end.
+    fn next_values(&mut self) -> Result<Option<Vec<f64>>> {
+        for line in self.reader.by_ref() {
+            self.line_no += 1;
+            let line = line.map_err(|e| {
+                GmmError::file(
+                    &self.path,
+                    format!("cannot read line {}: {e}", self.line_no),
+                )
+            })?;
+            if let Some(row) = self.parser.row(&self.path, self.line_no, &line)? {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+
+    fn check_finite(&self, row: &[f64], line_no: usize) -> Result<()> {
+        match row.iter().position(|v| !v.is_finite()) {
+            Some(j) => Err(GmmError::file(
+                &self.path,
+                format!(
+                    "line {line_no}, column {} (1-based): {} is not a finite number (a streamed fit takes no missing values); remove or replace it",
+                    j + 1,
+                    if row[j].is_nan() { "a missing value".to_string() } else { row[j].to_string() }
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+impl crate::samples::RowSource for CsvRows {
+    fn n_rows(&self) -> usize {
+        self.n
+    }
+
+    fn n_features(&self) -> usize {
+        self.d
+    }
+
+    fn read_columns(&mut self, start: usize, len: usize) -> Result<DMatrix<f64>> {
+        if start != self.next_row {
+            if start != 0 {
+                return Err(GmmError::file(
+                    &self.path,
+                    format!(
+                        "rows are read in order: asked for row {start}, the next is {}",
+                        self.next_row
+                    ),
+                ));
+            }
+            self.rewind()?;
+        }
+        let mut values = Vec::with_capacity(len * self.d);
+        for _ in 0..len {
+            let row = self.next_values()?.ok_or_else(|| {
+                GmmError::file(
+                    &self.path,
+                    "the file became shorter while it was read; do not change it during a fit",
+                )
+            })?;
+            self.check_finite(&row, self.line_no)?;
+            values.extend(row);
+            self.next_row += 1;
+        }
+        Ok(DMatrix::from_vec(self.d, len, values))
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
 /// back the same f64.
 pub fn write_csv(w: &mut dyn Write, m: &DMatrix<f64>) -> std::io::Result<()> {
     for row in m.row_iter() {

@@ -25,6 +25,7 @@ use nalgebra::DMatrix;
 use crate::error::{GmmError, Result};
 use crate::output::{extension, write_atomic};
 
+pub use delimited::CsvRows;
 pub use model_file::{load_model, model_from_bytes, model_to_bytes, parse_model, save_model};
 pub use npy_rows::NpyRows;
 

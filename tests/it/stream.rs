@@ -155,12 +155,12 @@ fn streamed_fits_refuse_what_they_cannot_do_clearly() {
         !out.status.success() && stderr.contains("Fortran-order"),
         "{stderr}"
     );
-    let csv = dir.path().join("x.csv");
-    crate::common::write_csv(&csv, &x.rows(0, 10).into_owned());
-    let out = gaussmix(&["fit", s(&csv), "-k", "2", "--stream", "-o", s(&out_model)]);
+    let json = dir.path().join("x.json");
+    std::fs::write(&json, "[]").unwrap();
+    let out = gaussmix(&["fit", s(&json), "-k", "2", "--stream", "-o", s(&out_model)]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && stderr.contains("reads .npy files"),
+        !out.status.success() && stderr.contains("delimited text"),
         "{stderr}"
     );
     assert!(!out_model.exists());
@@ -226,4 +226,67 @@ fn the_command_line_streams_when_asked_or_over_the_memory_budget() {
     let load = |p: &std::path::Path| gaussmix::io::load_model(p).unwrap();
     assert_same_fit("--stream", &load(&b), &load(&a), 1e-10);
     assert_same_fit("--max-memory", &load(&c), &load(&a), 1e-10);
+}
+
+#[test]
+fn a_csv_file_streams_line_by_line() {
+    let (x, _) = draw(&truth(3), 2500, 25);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("x.csv");
+    crate::common::write_csv(&csv, &x);
+    let means = DMatrix::from_fn(3, 3, |c, j| (c as f64 - 1.0) * 8.0 + j as f64);
+    let config = FitConfig::new(3).init(InitMethod::Means(means)).tol(1e-6);
+    // the CSV's values are what the in-memory reader reads
+    let read = gaussmix::io::read_matrix(&csv, gaussmix::io::Missing::Reject).unwrap();
+    let memory = fit(
+        &Samples::new(&read).unwrap(),
+        &config,
+        FitOptions::new()
+            .device(DeviceChoice::Cpu)
+            .full_path(FullPath::Dense),
+    )
+    .unwrap();
+    let streamed = fit(
+        &Samples::streamed(gaussmix::io::CsvRows::open(&csv).unwrap(), 600).unwrap(),
+        &config,
+        FitOptions::new(),
+    )
+    .unwrap();
+    assert_same_fit("csv", &streamed, &memory, 1e-10);
+    // a missing value names the line and column (a header line counts)
+    let mut text = String::from("a,b,c\n");
+    text.push_str(&std::fs::read_to_string(&csv).unwrap());
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[1500] = "1.0,,2.0".into();
+    let holes = dir.path().join("holes.csv");
+    std::fs::write(&holes, lines.join("\n") + "\n").unwrap();
+    let e = gaussmix::io::CsvRows::open(&holes)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("holes.csv") && e.contains("line 1501, column 2"),
+        "{e}"
+    );
+    // the command line streams a CSV on request
+    let model = dir.path().join("m.npz");
+    let out = gaussmix(&[
+        "fit",
+        s(&csv),
+        "-k",
+        "3",
+        "--stream",
+        "--chunk-rows",
+        "700",
+        "-q",
+        "-o",
+        s(&model),
+    ]);
+    assert_success(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("streamed from") && stdout.contains("x.csv"),
+        "{stdout}"
+    );
+    assert!(model.exists());
 }
