@@ -252,37 +252,20 @@ fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<Box<dyn gaus
         );
     }
     if args.stream {
-        return Ok(Some(if is_npy {
-            Box::new(gaussmix::io::NpyRows::open(&args.data)?)
-        } else {
-            Box::new(gaussmix::io::CsvRows::open(&args.data)?)
-        }));
+        return Ok(Some(open_rows(&args.data, is_npy)?));
     }
     let budget = args.max_memory.unwrap_or_else(default_max_memory);
-    let (need, open): (u64, Box<dyn Fn() -> anyhow::Result<Box<dyn RowSource>>>) = if is_npy {
+    let need = if is_npy {
         // Without --stream, a file the chunked reader cannot take (an integer array, Fortran
         // order, a damaged header) is read in memory, whose reader words its own errors.
         let Ok(rows) = gaussmix::io::NpyRows::open(&args.data) else {
             return Ok(None);
         };
         let (n, d) = (rows.n_rows() as u64, rows.n_features() as u64);
-        let path = args.data.clone();
-        (
-            n * d * 8 * 2 + n * args.components as u64 * 8,
-            Box::new(move || {
-                Ok(Box::new(gaussmix::io::NpyRows::open(&path)?) as Box<dyn RowSource>)
-            }),
-        )
+        n * d * 8 * 2 + n * args.components as u64 * 8
     } else if is_text {
         // About one f64 per few characters of text, twice: a rough but safe estimate.
-        let size = std::fs::metadata(&args.data).map(|m| m.len()).unwrap_or(0);
-        let path = args.data.clone();
-        (
-            size * 2,
-            Box::new(move || {
-                Ok(Box::new(gaussmix::io::CsvRows::open(&path)?) as Box<dyn RowSource>)
-            }),
-        )
+        std::fs::metadata(&args.data).map(|m| m.len()).unwrap_or(0) * 2
     } else {
         return Ok(None);
     };
@@ -298,7 +281,16 @@ fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<Box<dyn gaus
             args.chunk_rows
         );
     }
-    Ok(Some(open()?))
+    Ok(Some(open_rows(&args.data, is_npy)?))
+}
+
+/// The chunked reader of a `.npy` file or of a delimited text file.
+fn open_rows(path: &Path, is_npy: bool) -> anyhow::Result<Box<dyn gaussmix::RowSource>> {
+    Ok(if is_npy {
+        Box::new(gaussmix::io::NpyRows::open(path)?)
+    } else {
+        Box::new(gaussmix::io::CsvRows::open(path)?)
+    })
 }
 
 /// Runs `gaussmix fit`.
