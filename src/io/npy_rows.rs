@@ -1,4 +1,4 @@
-//! A `.npy` file read in chunks of rows ([`NpyRows`]), for fits on data larger than memory
+//! A `.npy` file (C or Fortran order) read in chunks of rows ([`NpyRows`]), for fits on data larger than memory
 //! ([`crate::Samples::streamed`]): only the header is read when the file is opened, and each
 //! chunk is read, converted to f64 and checked when a pass asks for it.
 
@@ -13,7 +13,8 @@ use super::npy::check_plain_header;
 use crate::error::{GmmError, Result};
 use crate::samples::RowSource;
 
-/// The rows of a 2-D (or 1-D: one feature) C-order float32 or float64 `.npy` file.
+/// The rows of a 2-D (or 1-D: one feature) float32 or float64 `.npy` file, in C order (one
+/// read per chunk) or Fortran order (one read per column and chunk).
 pub struct NpyRows {
     path: PathBuf,
     file: File,
@@ -24,6 +25,8 @@ pub struct NpyRows {
     /// 4 (float32) or 8 (float64).
     item: usize,
     big_endian: bool,
+    /// Column after column (Fortran order) rather than row after row.
+    fortran: bool,
 }
 
 impl NpyRows {
@@ -70,11 +73,7 @@ impl NpyRows {
                 )))
             }
         };
-        if npy.order() == Order::Fortran && d > 1 {
-            return Err(bad(
-                "a Fortran-order array: its rows are not contiguous, so it cannot be read in chunks of rows; save it in C order (numpy.save(path, numpy.ascontiguousarray(x))) or fit it in memory".into(),
-            ));
-        }
+        let fortran = npy.order() == Order::Fortran && d > 1;
         let DType::Plain(t) = npy.dtype() else {
             return Err(bad(
                 "structured (record) arrays are not supported; save a plain float array".into(),
@@ -106,6 +105,7 @@ impl NpyRows {
             d,
             item,
             big_endian: t.endianness() == Endianness::Big,
+            fortran,
         })
     }
 }
@@ -129,11 +129,29 @@ impl RowSource for NpyRows {
             )));
         }
         let mut bytes = vec![0u8; len * self.d * self.item];
-        let at = self.offset + (start * self.d * self.item) as u64;
-        self.file
-            .seek(SeekFrom::Start(at))
-            .and_then(|_| self.file.read_exact(&mut bytes))
-            .map_err(|e| bad(format!("cannot read rows {start}..{}: {e}", start + len)))?;
+        let failed =
+            |e: std::io::Error| bad(format!("cannot read rows {start}..{}: {e}", start + len));
+        if self.fortran {
+            // Column j's rows start..start + len, one read each, interleaved into row order.
+            let mut column = vec![0u8; len * self.item];
+            for j in 0..self.d {
+                let at = self.offset + ((j * self.n + start) * self.item) as u64;
+                self.file
+                    .seek(SeekFrom::Start(at))
+                    .and_then(|_| self.file.read_exact(&mut column))
+                    .map_err(failed)?;
+                for (i, v) in column.chunks_exact(self.item).enumerate() {
+                    let to = (i * self.d + j) * self.item;
+                    bytes[to..to + self.item].copy_from_slice(v);
+                }
+            }
+        } else {
+            let at = self.offset + (start * self.d * self.item) as u64;
+            self.file
+                .seek(SeekFrom::Start(at))
+                .and_then(|_| self.file.read_exact(&mut bytes))
+                .map_err(failed)?;
+        }
         let values: Vec<f64> = match (self.item, self.big_endian) {
             (8, false) => bytes
                 .chunks_exact(8)
