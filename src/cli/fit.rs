@@ -84,17 +84,17 @@ pub struct Args {
     /// CPU.
     #[arg(long)]
     pub sample_weight: Option<PathBuf>,
-    /// Read the .npy data in chunks every EM iteration instead of loading them (memory
-    /// O(chunk·D + K·D²), independent of N); the initial means come from k-means on a seeded
-    /// reservoir sample of 50 000 rows, or from --means-init.
+    /// Read the data (.npy, or delimited text) in chunks every EM iteration instead of
+    /// loading them (memory O(chunk·D + K·D²), independent of N); the initial means come from
+    /// k-means on a seeded reservoir sample of 50 000 rows, or from --means-init.
     #[arg(long)]
     pub stream: bool,
     /// Rows per chunk of a streamed fit.
     #[arg(long, default_value_t = 65_536)]
     pub chunk_rows: usize,
-    /// Stream a .npy file automatically when an in-memory fit would need more than this many
-    /// bytes (two f64 copies of the data and the responsibilities). Default: half of the
-    /// machine's memory.
+    /// Stream a .npy or text file automatically when an in-memory fit would need more than
+    /// this many bytes (two f64 copies of the data and the responsibilities; for text, twice
+    /// the file's size). Default: half of the machine's memory.
     #[arg(long)]
     pub max_memory: Option<u64>,
     /// Output model file (.npz, scikit-learn attribute names).
