@@ -4,12 +4,10 @@
 
 use crate::common::cli::{assert_success, gaussmix};
 use crate::common::path_str as s;
-use crate::common::{assert_same_fit, draw, truth};
+use crate::common::{assert_same_fit, draw, fit_cpu, truth};
 
 use gaussmix::io::NpyRows;
-use gaussmix::{
-    fit, CovarianceType, DeviceChoice, FitConfig, FitOptions, FullPath, InitMethod, Samples,
-};
+use gaussmix::{fit, CovarianceType, DeviceChoice, FitConfig, FitOptions, InitMethod, Samples};
 use nalgebra::DMatrix;
 
 fn written(dir: &std::path::Path, name: &str, x: &DMatrix<f64>) -> std::path::PathBuf {
@@ -29,14 +27,7 @@ fn streamed_fits_equal_in_memory_fits_from_the_same_means() {
             .covariance_type(t)
             .init(InitMethod::Means(means.clone()))
             .tol(1e-6);
-        let memory = fit(
-            &Samples::new(&x).unwrap(),
-            &config,
-            FitOptions::new()
-                .device(DeviceChoice::Cpu)
-                .full_path(FullPath::Dense),
-        )
-        .unwrap();
+        let memory = fit_cpu(&x, &config).unwrap();
         for chunk in [1000, 1723, 5000] {
             let streamed = fit(
                 &Samples::streamed(NpyRows::open(&path).unwrap(), chunk).unwrap(),
@@ -231,14 +222,7 @@ fn a_csv_file_streams_line_by_line() {
     let config = FitConfig::new(3).init(InitMethod::Means(means)).tol(1e-6);
     // the CSV's values are what the in-memory reader reads
     let read = gaussmix::io::read_matrix(&csv, gaussmix::io::Missing::Reject).unwrap();
-    let memory = fit(
-        &Samples::new(&read).unwrap(),
-        &config,
-        FitOptions::new()
-            .device(DeviceChoice::Cpu)
-            .full_path(FullPath::Dense),
-    )
-    .unwrap();
+    let memory = fit_cpu(&read, &config).unwrap();
     let streamed = fit(
         &Samples::streamed(gaussmix::io::CsvRows::open(&csv).unwrap(), 600).unwrap(),
         &config,
