@@ -23,7 +23,7 @@ use nalgebra::DMatrix;
 use crate::backend::{finite_lower_bound, Backend};
 use crate::config::{factor_precisions_init, InitMethod, ValidFitConfig};
 use crate::error::{GmmError, Result};
-use crate::init::{initial_responsibilities, one_hot, seeded_rng};
+use crate::init::{cluster_means, initial_responsibilities, one_hot, seeded_rng};
 use crate::model::{FitSummary, GaussianMixture};
 use crate::params::MixtureParams;
 use crate::stats::SufficientStats;
@@ -78,7 +78,7 @@ fn initial_stats<B: Backend + ?Sized>(
                 settings,
                 &mut seeded_rng(config.seed, init),
             );
-            let means = crate::backend::stream::cluster_means(sample, &resp);
+            let means = cluster_means(sample, &resp);
             return backend.stats_of_nearest(&means, config.covariance_type);
         }
         (_, Some(xt)) => initial_responsibilities(

@@ -70,6 +70,8 @@ pub use fit::{fit, FitOptions, FullPath};
 pub use init::seeded_rng;
 pub use model::{FitSummary, GaussianMixture, VariationalFit};
 pub use params::MixtureParams;
-pub use samples::{check_weights as check_sample_weights, MatrixInput, RowSource, Samples};
+pub use samples::{
+    check_weights as check_sample_weights, weighted_mean, MatrixInput, RowSource, Samples,
+};
 pub use stats::{Scatter, SufficientStats};
 pub use variational::{VariationalConfig, WeightPrior};

@@ -314,16 +314,7 @@ impl GaussianMixture {
     /// The weighted mean log-likelihood Σ w_i log p(x_i) / Σ w_i, and Σ w_i, of `x` with
     /// sample weights `w` (finite, ≥ 0, not all zero).
     fn weighted_log_likelihood(&self, x: &DMatrix<f64>, w: &[f64]) -> Result<(f64, f64)> {
-        crate::samples::check_weights(w, x.nrows())?;
-        let scores = self.score_samples(x)?;
-        let total: f64 = w.iter().sum();
-        let sum: f64 = scores
-            .iter()
-            .zip(w)
-            .filter(|(_, &wi)| wi > 0.0)
-            .map(|(s, wi)| s * wi)
-            .sum();
-        Ok((sum / total, total))
+        crate::samples::weighted_mean(self.score_samples(x)?.as_slice(), w)
     }
 
     /// [`GaussianMixture::score`] with sample weights: Σ w_i log p(x_i) / Σ w_i, what a

@@ -377,6 +377,25 @@ pub(crate) fn check_finite(x: &DMatrix<f64>) -> Result<()> {
     Ok(())
 }
 
+/// Σ w_i v_i over the samples of positive weight: a sample of weight zero adds nothing, not
+/// even a −∞ log-density. The weights are not checked.
+pub(crate) fn weighted_total(values: &[f64], weights: &[f64]) -> f64 {
+    values
+        .iter()
+        .zip(weights)
+        .filter(|(_, &w)| w != 0.0)
+        .map(|(v, w)| v * w)
+        .sum()
+}
+
+/// The weighted mean Σ w_i v_i / Σ w_i of `values` and the total weight Σ w_i, after
+/// [`check_weights`] (one weight per value).
+pub fn weighted_mean(values: &[f64], weights: &[f64]) -> Result<(f64, f64)> {
+    check_weights(weights, values.len())?;
+    let total: f64 = weights.iter().sum();
+    Ok((weighted_total(values, weights) / total, total))
+}
+
 /// Checks sample weights: one per sample, finite, ≥ 0, with a positive sum.
 pub fn check_weights(weights: &[f64], n: usize) -> Result<()> {
     if weights.len() != n {

@@ -63,13 +63,7 @@ pub(crate) fn weigh_rows(resp: &mut DMatrix<f64>, weights: Option<&DVector<f64>>
 /// `Σ_i w_i v_i` for the samples `start..start + v.len()`, or `Σ_i v_i` without weights.
 pub(crate) fn weighted_sum(v: &[f64], weights: Option<&DVector<f64>>, start: usize) -> f64 {
     match weights {
-        // A sample of weight zero adds nothing (not even a −∞ log-density).
-        Some(w) => v
-            .iter()
-            .zip(&w.as_slice()[start..])
-            .filter(|(_, &b)| b != 0.0)
-            .map(|(a, b)| a * b)
-            .sum(),
+        Some(w) => crate::samples::weighted_total(v, &w.as_slice()[start..start + v.len()]),
         None => v.iter().sum(),
     }
 }

@@ -10,14 +10,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
 use crate::backend::cpu::CpuBackend;
 use crate::backend::Backend;
 use crate::covariance::CovarianceType;
 use crate::error::{GmmError, Result};
-use crate::init::distances::{nearest, CentredSamples};
-use crate::init::one_hot;
+use crate::init::nearest_responsibilities;
 use crate::params::MixtureParams;
 use crate::samples::{RowSource, Stream};
 use crate::stats::SufficientStats;
@@ -215,12 +214,8 @@ impl Backend for StreamBackend {
         means: &DMatrix<f64>,
         covariance_type: CovarianceType,
     ) -> Result<SufficientStats> {
-        let k = means.nrows();
         Self::merged(self.pass(|c| {
-            let xt = c.samples_as_columns();
-            let data = CentredSamples::new(&xt);
-            let labels = nearest(&data, &data.centre_rows(means)).0;
-            c.set_responsibilities(&one_hot(&labels, k))?;
+            c.set_responsibilities(&nearest_responsibilities(&c.samples_as_columns(), means))?;
             c.m_step_stats(covariance_type)
         })?)
     }
@@ -253,20 +248,4 @@ pub(crate) fn reservoir_sample(
         Ok(())
     })?;
     Ok(sample)
-}
-
-/// The weighted means (K × D) of the sample's columns under responsibilities `resp`
-/// (size × K): the initial means a sample's clustering gives.
-pub(crate) fn cluster_means(sample: &DMatrix<f64>, resp: &DMatrix<f64>) -> DMatrix<f64> {
-    let k = resp.ncols();
-    let mut means = DMatrix::<f64>::zeros(k, sample.nrows());
-    for c in 0..k {
-        let w = resp.column(c);
-        let total: f64 = w.sum();
-        if total > 0.0 {
-            let m: DVector<f64> = sample * w / total;
-            means.set_row(c, &m.transpose());
-        }
-    }
-    means
 }

@@ -50,19 +50,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .transpose()?;
     let (mean, n) = match &weights {
         Some(w) => {
-            let total: f64 = w.iter().sum();
-            let sum: f64 = log_density
-                .iter()
-                .zip(w)
-                .filter(|(_, &wi)| wi > 0.0)
-                .map(|(v, wi)| v * wi)
-                .sum();
+            let (mean, total) = gaussmix::weighted_mean(log_density.as_slice(), w)?;
             println!(
-                "weighted mean log-likelihood {:.9} over {} samples (total weight {total})",
-                sum / total,
+                "weighted mean log-likelihood {mean:.9} over {} samples (total weight {total})",
                 x.nrows()
             );
-            (sum / total, total)
+            (mean, total)
         }
         None => {
             let mean = log_density.mean();

@@ -47,6 +47,30 @@ pub struct KMeansSettings {
     pub tol: f64,
 }
 
+/// Hard responsibilities (N × K): every sample of `xt` (D × N) to its nearest row of `means`
+/// (K × D), as [`InitMethod::Means`] assigns them.
+pub fn nearest_responsibilities(xt: &DMatrix<f64>, means: &DMatrix<f64>) -> DMatrix<f64> {
+    let data = CentredSamples::new(xt);
+    one_hot(&nearest(&data, &data.centre_rows(means)).0, means.nrows())
+}
+
+/// The weighted means (K × D) of the columns of `xt` (D × N) under responsibilities `resp`
+/// (N × K): the initial means a clustering of a sample gives (a component with no
+/// responsibility keeps zeros).
+pub fn cluster_means(xt: &DMatrix<f64>, resp: &DMatrix<f64>) -> DMatrix<f64> {
+    let k = resp.ncols();
+    let mut means = DMatrix::<f64>::zeros(k, xt.nrows());
+    for c in 0..k {
+        let w = resp.column(c);
+        let total: f64 = w.sum();
+        if total > 0.0 {
+            let m: DVector<f64> = xt * w / total;
+            means.set_row(c, &m.transpose());
+        }
+    }
+    means
+}
+
 /// Initial responsibilities (N × K) for the samples in `xt` (D × N), with sample weights for
 /// the k-means initialisations when given.
 pub fn initial_responsibilities(
@@ -84,10 +108,7 @@ pub fn initial_responsibilities(
             }
             resp
         }
-        InitMethod::Means(m) => {
-            let data = data();
-            one_hot(&nearest(&data, &data.centre_rows(m)).0, k)
-        }
+        InitMethod::Means(m) => nearest_responsibilities(xt, m),
         InitMethod::Labels(l) => one_hot(l, k),
     }
 }
