@@ -171,10 +171,7 @@ pub fn fit(
                 "a streamed fit takes no sample weights yet; fit in memory to weigh samples",
             ));
         }
-        let device = match on {
-            Some(dev) => dev.clone(),
-            None => choice.resolve(Work::Dense, &mut say)?,
-        };
+        let device = device_for(on, choice, Work::Dense, &mut say)?;
         return paths::fit_streamed(stream, &config, &device, warm_start, progress);
     }
     if samples.has_missing() {
@@ -211,10 +208,7 @@ pub fn fit(
         check_variational_path(n, d, &config, low_rank)?;
     }
     if low_rank {
-        let device = match on {
-            Some(dev) => dev.clone(),
-            None => choice.resolve(Work::LowRank { n, d }, &mut say)?,
-        };
+        let device = device_for(on, choice, Work::LowRank { n, d }, &mut say)?;
         if device.is_gpu() {
             say("the exact low-rank path (fewer samples than dimensions): the Gram matrix is computed on the GPU with exact integer products, the N × N factorisations of every iteration on the CPU in f64");
         } else if choice == DeviceChoice::Auto && on.is_none() {
@@ -229,10 +223,7 @@ pub fn fit(
             progress,
         );
     }
-    let device = match on {
-        Some(dev) => dev.clone(),
-        None => choice.resolve(Work::Dense, &mut say)?,
-    };
+    let device = device_for(on, choice, Work::Dense, &mut say)?;
     match &device {
         Device::Cpu => match samples.columns() {
             Some(xt) => paths::fit_cpu_columns(xt, weights, &config, warm_start, progress),
@@ -243,6 +234,19 @@ pub fn fit(
             let x = samples.matrix()?;
             paths::fit_gpu(ctx, x, weights, &config, warm_start, &mut say, progress)
         }
+    }
+}
+
+/// The device the caller handed in, or the one `choice` resolves to for `work`.
+fn device_for(
+    on: Option<&Device>,
+    choice: DeviceChoice,
+    work: Work,
+    say: &mut dyn FnMut(&str),
+) -> Result<Device> {
+    match on {
+        Some(dev) => Ok(dev.clone()),
+        None => choice.resolve(work, say),
     }
 }
 
