@@ -255,17 +255,18 @@ fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<Box<dyn gaus
         return Ok(Some(open_rows(&args.data, is_npy)?));
     }
     let budget = args.max_memory.unwrap_or_else(default_max_memory);
-    let need = if is_npy {
-        // Without --stream, a file the chunked reader cannot take (an integer array, Fortran
-        // order, a damaged header) is read in memory, whose reader words its own errors.
+    let (need, npy) = if is_npy {
+        // Without --stream, a file the chunked reader cannot take (an integer array, a
+        // damaged header) is read in memory, whose reader words its own errors.
         let Ok(rows) = gaussmix::io::NpyRows::open(&args.data) else {
             return Ok(None);
         };
         let (n, d) = (rows.n_rows() as u64, rows.n_features() as u64);
-        n * d * 8 * 2 + n * args.components as u64 * 8
+        (n * d * 8 * 2 + n * args.components as u64 * 8, Some(rows))
     } else if is_text {
         // About one f64 per few characters of text, twice: a rough but safe estimate.
-        std::fs::metadata(&args.data).map(|m| m.len()).unwrap_or(0) * 2
+        let size = std::fs::metadata(&args.data).map(|m| m.len()).unwrap_or(0);
+        (size * 2, None)
     } else {
         return Ok(None);
     };
@@ -281,7 +282,11 @@ fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<Box<dyn gaus
             args.chunk_rows
         );
     }
-    Ok(Some(open_rows(&args.data, is_npy)?))
+    // The .npy reader is open already; a text file is counted only now.
+    Ok(Some(match npy {
+        Some(rows) => Box::new(rows),
+        None => open_rows(&args.data, false)?,
+    }))
 }
 
 /// The chunked reader of a `.npy` file or of a delimited text file.
