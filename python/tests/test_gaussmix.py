@@ -160,7 +160,8 @@ def test_fit_releases_the_gil(blobs):
             time.sleep(0.005)
 
     t = threading.Thread(target=tick)
-    gm = GaussianMixture(3, tol=0.0, max_iter=30, init_params="random", random_state=0,
+    # tol=0: all 200 iterations run, long enough (about 0.5 s here) to see the other thread.
+    gm = GaussianMixture(3, tol=0.0, max_iter=200, init_params="random", random_state=0,
                          device="cpu")
     t.start()
     start = time.perf_counter()
