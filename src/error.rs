@@ -70,6 +70,20 @@ pub enum GmmError {
     #[error("GPU: {0}")]
     Gpu(String),
 
+    /// Another member of a distributed fit failed (its message is given); every member stops
+    /// at the same collective, and no model is written.
+    #[error("rank {rank} of {size} failed: {message}")]
+    Distributed {
+        rank: usize,
+        size: usize,
+        message: String,
+    },
+
+    /// A failure worded by the caller (an application's own reading of a member's rows, say),
+    /// passed on as it is.
+    #[error("{0}")]
+    Caller(String),
+
     /// The caller asked the fit to stop (a progress callback returned `Break`).
     #[error("interrupted: {0}")]
     Interrupted(String),

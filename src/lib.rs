@@ -29,6 +29,7 @@
 
 pub(crate) mod array;
 pub(crate) mod backend;
+pub mod collective;
 pub mod condition;
 pub mod config;
 pub mod covariance;
@@ -51,6 +52,8 @@ pub(crate) mod linalg;
 pub mod lowrank;
 pub mod missing;
 mod model;
+#[cfg(feature = "mpi")]
+pub mod mpi_world;
 pub mod output;
 pub mod params;
 pub(crate) mod patterns;

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use nalgebra::{DMatrix, DVector};
 
+use crate::collective::{exchange, Collective};
 use crate::error::{GmmError, Result};
 
 /// A matrix given by reference (borrowed, no copy) or by value (owned).
@@ -53,6 +54,10 @@ pub trait RowSource: Send {
     fn read_columns(&mut self, start: usize, len: usize) -> Result<DMatrix<f64>>;
     /// What the rows are, for messages (a file name).
     fn describe(&self) -> String;
+    /// Hands back a matrix an earlier [`RowSource::read_columns`] returned, once it is no
+    /// longer needed, so that the next read may reuse its memory (a streamed pass reads
+    /// many chunks of one size); by default it is dropped.
+    fn recycle(&mut self, _used: DMatrix<f64>) {}
 }
 
 impl<T: RowSource + ?Sized> RowSource for Box<T> {
@@ -70,6 +75,10 @@ impl<T: RowSource + ?Sized> RowSource for Box<T> {
 
     fn describe(&self) -> String {
         (**self).describe()
+    }
+
+    fn recycle(&mut self, used: DMatrix<f64>) {
+        (**self).recycle(used)
     }
 }
 
@@ -91,9 +100,29 @@ impl std::fmt::Debug for Stream {
     }
 }
 
+/// This member's rows of data spread over a [`Collective`] group.
+#[derive(Clone)]
+pub(crate) struct Distributed<'a> {
+    pub(crate) local: Box<Samples<'a>>,
+    pub(crate) group: Arc<dyn Collective>,
+}
+
+impl std::fmt::Debug for Distributed<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Distributed({}, {} local rows)",
+            self.group.describe(),
+            self.local.n
+        )
+    }
+}
+
 /// Where the values are.
 #[derive(Debug, Clone)]
 enum Data<'a> {
+    /// This member's rows, the others' on other members.
+    Distributed(Distributed<'a>),
     /// Read in chunks from a source, every pass.
     Streamed(Stream),
     Host(Cow<'a, DMatrix<f64>>),
@@ -161,6 +190,28 @@ impl<'a> Samples<'a> {
         }
         check_finite(&x)?;
         Ok(Self::host(x, false))
+    }
+
+    /// [`Samples::chunk`] given one sample per column (D × n, any n, zero included): a
+    /// member's rows of distributed data as a C-order `.npy` holds them, used in place.
+    pub fn chunk_columns(xt: DMatrix<f64>) -> Result<Samples<'static>> {
+        let (d, n) = xt.shape();
+        if d == 0 {
+            return Err(GmmError::InvalidData(
+                "the data have no columns; give at least one feature".into(),
+            ));
+        }
+        check_finite_columns(&xt)?;
+        Ok(Samples {
+            data: Data::Columns {
+                xt: Arc::new(xt),
+                rows: OnceLock::new(),
+            },
+            n,
+            d,
+            missing: false,
+            weights: None,
+        })
     }
 
     /// `n_samples × n_features` f32 values, row-major, in a buffer with
@@ -240,13 +291,7 @@ impl<'a> Samples<'a> {
     pub fn from_columns(xt: DMatrix<f64>) -> Result<Samples<'static>> {
         let (d, n) = xt.shape();
         check_dims(n, d)?;
-        if let Some(t) = xt.iter().position(|v| !v.is_finite()) {
-            return Err(GmmError::NonFinite {
-                row: t / d,
-                column: t % d,
-                value: xt[t],
-            });
-        }
+        check_finite_columns(&xt)?;
         Ok(Samples {
             data: Data::Columns {
                 xt: Arc::new(xt),
@@ -288,6 +333,75 @@ impl<'a> Samples<'a> {
         })
     }
 
+    /// Data spread over the members of `group` (the processes of an MPI job, say): this
+    /// member's rows are `local` (in memory, from [`Samples::chunk`], which allows zero rows,
+    /// or [`Samples::streamed`]), or the error of reading them. This is a collective: every
+    /// member calls it, and when any member's `local` is an error, every member gets an
+    /// error naming that member. N is the total over the members; every member must have the
+    /// same number of features. The fit then gives every member the same model, equal to
+    /// the fit of all the rows in rank order on one process.
+    pub fn distributed(
+        local: Result<Samples<'a>>,
+        group: Arc<dyn Collective>,
+    ) -> Result<Samples<'a>> {
+        let local = local.and_then(|s| {
+            if s.missing || s.weights.is_some() {
+                return Err(GmmError::InvalidData(
+                    "a distributed fit takes complete, unweighted rows (missing values and sample weights are fitted on one process)".into(),
+                ));
+            }
+            match s.data {
+                Data::Host(_) | Data::Columns { .. } | Data::Streamed(_) => Ok(s),
+                _ => Err(GmmError::InvalidData(
+                    "a member's rows must be on its host (in memory or streamed from a file)"
+                        .into(),
+                )),
+            }
+        });
+        let shape = local
+            .as_ref()
+            .map(|s| vec![s.n as f64, s.d as f64])
+            .map_err(|e| GmmError::InvalidData(e.to_string()));
+        let shapes = match exchange(group.as_ref(), shape) {
+            Ok(shapes) => shapes,
+            Err(e) => return Err(local.err().unwrap_or(e)),
+        };
+        let local = local?;
+        let n: usize = shapes.iter().map(|s| s[0] as usize).sum();
+        if let Some((rank, s)) = shapes
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s[1] as usize != local.d)
+        {
+            return Err(GmmError::InvalidData(format!(
+                "rank {rank} has {} features and rank {} has {}: every member's rows need the same columns",
+                s[1],
+                group.rank(),
+                local.d
+            )));
+        }
+        check_dims(n, local.d)?;
+        let d = local.d;
+        Ok(Samples {
+            data: Data::Distributed(Distributed {
+                local: Box::new(local),
+                group,
+            }),
+            n,
+            d,
+            missing: false,
+            weights: None,
+        })
+    }
+
+    /// This member's part, when the data are spread over a group.
+    pub(crate) fn distributed_part(&self) -> Option<&Distributed<'a>> {
+        match &self.data {
+            Data::Distributed(p) => Some(p),
+            _ => None,
+        }
+    }
+
     /// The stream, when the data are read in chunks.
     pub(crate) fn stream(&self) -> Option<&Stream> {
         match &self.data {
@@ -309,7 +423,7 @@ impl<'a> Samples<'a> {
         match &self.data {
             Data::Host(x) => Some(x),
             Data::Columns { xt, rows } => Some(rows.get_or_init(|| xt.transpose())),
-            Data::Streamed(_) => None,
+            Data::Streamed(_) | Data::Distributed(_) => None,
             #[cfg(feature = "gpu")]
             Data::Buffer(_) => None,
         }
@@ -322,6 +436,10 @@ impl<'a> Samples<'a> {
                 "the data are streamed from {} (not in memory); this needs them in memory",
                 s.name
             )),
+            Data::Distributed(p) => GmmError::InvalidData(format!(
+                "the data are spread over a group ({}); this needs them all in one place",
+                p.group.describe()
+            )),
             _ => GmmError::InvalidData(
                 "the data live only in a GPU buffer; this needs them on the host".into(),
             ),
@@ -333,8 +451,21 @@ impl<'a> Samples<'a> {
     pub(crate) fn buffer(&self) -> Option<&'a wgpu::Buffer> {
         match self.data {
             Data::Buffer(b) => Some(b),
-            Data::Host(_) | Data::Columns { .. } | Data::Streamed(_) => None,
+            Data::Host(_) | Data::Columns { .. } | Data::Streamed(_) | Data::Distributed(_) => None,
         }
+    }
+}
+
+/// Every value of `xt` (one sample per column) finite, or the error naming the first that
+/// is not.
+fn check_finite_columns(xt: &DMatrix<f64>) -> Result<()> {
+    match xt.iter().position(|v| !v.is_finite()) {
+        Some(t) => Err(GmmError::NonFinite {
+            row: t / xt.nrows(),
+            column: t % xt.nrows(),
+            value: xt[t],
+        }),
+        None => Ok(()),
     }
 }
 

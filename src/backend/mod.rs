@@ -11,6 +11,7 @@
 //! E-step. Backends are crate-private; [`crate::Engine`] is their public face.
 
 pub(crate) mod cpu;
+pub(crate) mod distributed;
 #[cfg(feature = "gpu")]
 pub(crate) mod gpu;
 pub(crate) mod lowrank;

@@ -97,8 +97,16 @@ impl StreamBackend {
                     self.d
                 )));
             }
-            let mut chunk = make(Arc::new(xt))?;
+            let xt = Arc::new(xt);
+            let mut chunk = make(Arc::clone(&xt))?;
             out.push(f(&mut chunk)?);
+            drop(chunk);
+            // The chunk's memory serves the next read (no fresh pages every chunk).
+            if let Ok(used) = Arc::try_unwrap(xt) {
+                if let Ok(mut source) = self.source.lock() {
+                    source.recycle(used);
+                }
+            }
             start += len;
         }
         self.passes += 1;

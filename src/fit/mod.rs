@@ -3,6 +3,7 @@
 //! missing values, from the host or from an application's GPU buffer — and the [`Device`], and
 //! runs the shared EM loop. [`GaussianMixture::fit`] is the one-line door over it.
 
+mod distributed;
 mod paths;
 
 use std::ops::ControlFlow;
@@ -162,6 +163,31 @@ pub fn fit(
             ));
         }
         return paths::fit_buffer(ctx, buffer, &config, warm_start, progress);
+    }
+    if let Some(part) = samples.distributed_part() {
+        if config.variational.is_some() {
+            return Err(GmmError::param(
+                "variational",
+                "priors",
+                "a distributed variational fit is not supported (its default priors need every row in one place); fit on one process",
+            ));
+        }
+        if config.covariance_type == CovarianceType::Full
+            && (full_path == FullPath::LowRank
+                || (full_path == FullPath::Auto
+                    && crate::lowrank::is_cheaper(n, d, config.n_components)))
+        {
+            return Err(GmmError::param(
+                "full_path",
+                "low-rank",
+                format!(
+                    "{n} samples of {d} features take the exact low-rank path, which is not distributed: its N × N Gram matrix needs every pair of rows, so each member would receive all the data ({:.1} MB) anyway, and they fit on one machine; fit on one process, or force full_path=dense",
+                    (n * d * 8) as f64 / 1e6
+                ),
+            ));
+        }
+        let device = device_for(on, choice, Work::Dense, &mut say);
+        return distributed::fit_distributed(part, &config, device, warm_start, progress);
     }
     if let Some(stream) = samples.stream() {
         if samples.weights().is_some() {

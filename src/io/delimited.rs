@@ -154,6 +154,8 @@ pub struct CsvRows {
     /// The next row the reader gives, and its line number.
     next_row: usize,
     line_no: usize,
+    /// The file's size and modification time when its rows were counted; checked every pass.
+    stamp: (u64, Option<std::time::SystemTime>),
 }
 
 impl CsvRows {
@@ -167,6 +169,7 @@ impl CsvRows {
             parser: LineParser::default(),
             next_row: 0,
             line_no: 0,
+            stamp: Self::stamp(path)?,
         };
         let mut n = 0;
         while let Some(row) = rows.next_values()? {
@@ -186,7 +189,22 @@ impl CsvRows {
         Ok(std::io::BufReader::new(f).lines())
     }
 
+    fn stamp(path: &Path) -> Result<(u64, Option<std::time::SystemTime>)> {
+        let meta = std::fs::metadata(path).map_err(|e| GmmError::file(path, e.to_string()))?;
+        Ok((meta.len(), meta.modified().ok()))
+    }
+
     fn rewind(&mut self) -> Result<()> {
+        let now = Self::stamp(&self.path)?;
+        if now != self.stamp {
+            return Err(GmmError::file(
+                &self.path,
+                format!(
+                    "the file changed while it was being read in chunks (it had {} bytes, now {}): a streamed fit reads it again on every pass; leave it unchanged until the fit ends, or write new data to a new file",
+                    self.stamp.0, now.0
+                ),
+            ));
+        }
         self.reader = Self::lines(&self.path)?;
         self.parser = LineParser::default();
         self.next_row = 0;

@@ -16,6 +16,7 @@ mod images;
 mod model_file;
 mod npy;
 mod npy_rows;
+mod row_sources;
 mod variational_file;
 
 use std::path::Path;
@@ -28,6 +29,7 @@ use crate::output::{extension, write_atomic};
 pub use delimited::CsvRows;
 pub use model_file::{load_model, model_from_bytes, model_to_bytes, parse_model, save_model};
 pub use npy_rows::NpyRows;
+pub use row_sources::{ConcatRows, RowRange};
 
 /// Parsers of in-memory file contents (for embedded data and the fuzz targets); `name` only
 /// labels errors.

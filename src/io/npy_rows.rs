@@ -27,6 +27,12 @@ pub struct NpyRows {
     big_endian: bool,
     /// Column after column (Fortran order) rather than row after row.
     fortran: bool,
+    /// The file's size and modification time when it was opened: a file that changes while
+    /// it is streamed is an error, not a silent mix of two data sets.
+    stamp: (u64, Option<std::time::SystemTime>),
+    /// Memory of earlier reads, reused: the raw bytes, and a recycled matrix's values.
+    bytes: Vec<u8>,
+    spare: Vec<f64>,
 }
 
 impl NpyRows {
@@ -97,6 +103,7 @@ impl NpyRows {
                 "the header claims {n} × {d} values but the file holds only {size} bytes: it is truncated; write it again"
             )));
         }
+        let stamp = (size, file.metadata().ok().and_then(|m| m.modified().ok()));
         Ok(NpyRows {
             path: path.to_path_buf(),
             file,
@@ -106,6 +113,9 @@ impl NpyRows {
             item,
             big_endian: t.endianness() == Endianness::Big,
             fortran,
+            stamp,
+            bytes: Vec::new(),
+            spare: Vec::new(),
         })
     }
 }
@@ -128,48 +138,63 @@ impl RowSource for NpyRows {
                 self.n
             )));
         }
-        let mut bytes = vec![0u8; len * self.d * self.item];
+        let meta = self.file.metadata().map_err(|e| bad(e.to_string()))?;
+        if (meta.len(), meta.modified().ok()) != self.stamp {
+            return Err(bad(format!(
+                "the file changed while it was being read in chunks (it had {} bytes, now {}): a streamed fit reads it again on every pass; leave it unchanged until the fit ends, or write new data to a new file",
+                self.stamp.0,
+                meta.len()
+            )));
+        }
+        let count = len * self.d;
         let failed =
             |e: std::io::Error| bad(format!("cannot read rows {start}..{}: {e}", start + len));
-        if self.fortran {
-            // Column j's rows start..start + len, one read each, interleaved into row order.
-            let mut column = vec![0u8; len * self.item];
-            for j in 0..self.d {
-                let at = self.offset + ((j * self.n + start) * self.item) as u64;
-                self.file
-                    .seek(SeekFrom::Start(at))
-                    .and_then(|_| self.file.read_exact(&mut column))
-                    .map_err(failed)?;
-                for (i, v) in column.chunks_exact(self.item).enumerate() {
-                    let to = (i * self.d + j) * self.item;
-                    bytes[to..to + self.item].copy_from_slice(v);
-                }
-            }
-        } else {
-            let at = self.offset + (start * self.d * self.item) as u64;
+        let mut values = std::mem::take(&mut self.spare);
+        values.clear();
+        values.resize(count, 0.0);
+        if !self.fortran && self.item == 8 && !self.big_endian && cfg!(target_endian = "little") {
+            // Native f64 row after row: read straight into the values, with no conversion.
+            let at = self.offset + (start * self.d * 8) as u64;
             self.file
                 .seek(SeekFrom::Start(at))
-                .and_then(|_| self.file.read_exact(&mut bytes))
+                .and_then(|_| self.file.read_exact(bytemuck::cast_slice_mut(&mut values)))
                 .map_err(failed)?;
+        } else {
+            let mut bytes = std::mem::take(&mut self.bytes);
+            bytes.clear();
+            bytes.resize(count * self.item, 0);
+            if self.fortran {
+                // Column j's rows start..start + len, one read each, interleaved into row order.
+                let mut column = vec![0u8; len * self.item];
+                for j in 0..self.d {
+                    let at = self.offset + ((j * self.n + start) * self.item) as u64;
+                    self.file
+                        .seek(SeekFrom::Start(at))
+                        .and_then(|_| self.file.read_exact(&mut column))
+                        .map_err(failed)?;
+                    for (i, v) in column.chunks_exact(self.item).enumerate() {
+                        let to = (i * self.d + j) * self.item;
+                        bytes[to..to + self.item].copy_from_slice(v);
+                    }
+                }
+            } else {
+                let at = self.offset + (start * self.d * self.item) as u64;
+                self.file
+                    .seek(SeekFrom::Start(at))
+                    .and_then(|_| self.file.read_exact(&mut bytes))
+                    .map_err(failed)?;
+            }
+            let item = self.item;
+            for (v, b) in values.iter_mut().zip(bytes.chunks_exact(item)) {
+                *v = match (item, self.big_endian) {
+                    (8, false) => f64::from_le_bytes(b.try_into().expect("8")),
+                    (8, true) => f64::from_be_bytes(b.try_into().expect("8")),
+                    (_, false) => f32::from_le_bytes(b.try_into().expect("4")) as f64,
+                    (_, true) => f32::from_be_bytes(b.try_into().expect("4")) as f64,
+                };
+            }
+            self.bytes = bytes;
         }
-        let values: Vec<f64> = match (self.item, self.big_endian) {
-            (8, false) => bytes
-                .chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().expect("8")))
-                .collect(),
-            (8, true) => bytes
-                .chunks_exact(8)
-                .map(|b| f64::from_be_bytes(b.try_into().expect("8")))
-                .collect(),
-            (_, false) => bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().expect("4")) as f64)
-                .collect(),
-            (_, true) => bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_be_bytes(b.try_into().expect("4")) as f64)
-                .collect(),
-        };
         if let Some(p) = values.iter().position(|v| !v.is_finite()) {
             return Err(bad(format!(
                 "row {}, column {}: {} is not a finite number; remove or replace it (a streamed fit takes no missing values)",
@@ -184,5 +209,9 @@ impl RowSource for NpyRows {
 
     fn describe(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn recycle(&mut self, used: DMatrix<f64>) {
+        self.spare = used.data.into();
     }
 }

@@ -6,6 +6,7 @@ mod common;
 mod architecture;
 mod cli;
 mod condition;
+mod distributed;
 mod em;
 mod forecast;
 mod fuzz_corpus;

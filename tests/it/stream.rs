@@ -267,3 +267,39 @@ fn a_csv_file_streams_line_by_line() {
     );
     assert!(model.exists());
 }
+
+#[test]
+fn a_file_that_changes_while_it_is_streamed_is_an_error() {
+    use gaussmix::RowSource;
+    let (x, _) = draw(&truth(3), 400, 24);
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path(), "x.npy", &x);
+    let mut rows = NpyRows::open(&path).unwrap();
+    // a recycled chunk's memory is reused, and the rows read are still the file's
+    let first = rows.read_columns(0, 100).unwrap();
+    rows.recycle(first.clone());
+    assert_eq!(
+        rows.read_columns(100, 100).unwrap(),
+        x.rows(100, 100).transpose()
+    );
+    assert_eq!(first, x.rows(0, 100).transpose());
+    // cut short under the reader (a writer still at work, a disk that filled up)
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(2000).unwrap();
+    let e = rows.read_columns(200, 100).unwrap_err().to_string();
+    assert!(
+        e.contains("x.npy") && e.contains("changed while it was being read"),
+        "{e}"
+    );
+    // a text file rewritten between passes
+    let csv = dir.path().join("x.csv");
+    std::fs::write(&csv, "1,2\n3,4\n5,6\n7,8\n").unwrap();
+    let mut rows = gaussmix::io::CsvRows::open(&csv).unwrap();
+    assert_eq!(rows.read_columns(0, 4).unwrap()[(1, 3)], 8.0);
+    std::fs::write(&csv, "1,2\n3,4\n5,6\n7,8\n9,10\n").unwrap();
+    let e = rows.read_columns(0, 4).unwrap_err().to_string();
+    assert!(
+        e.contains("x.csv") && e.contains("changed while it was being read"),
+        "{e}"
+    );
+}

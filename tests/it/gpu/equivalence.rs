@@ -581,3 +581,69 @@ fn a_streamed_fit_on_the_gpu_agrees_with_the_cpu() {
         );
     }
 }
+
+#[test]
+fn a_distributed_fit_with_members_on_the_gpu_agrees_with_the_cpu() {
+    // Two members of an in-process group, one computing its rows' statistics on the GPU and
+    // one on the CPU: from the same initial means the fit is the CPU's within the GPU
+    // tolerances, and both members hold the same model.
+    use gaussmix::collective::{Collective, ThreadGroup};
+    let Some(ctx) = context() else { return };
+    let (x, _) = data(3000, 5, 3, 18);
+    let means = DMatrix::from_fn(3, 5, |c, j| (c as f64 - 1.0) * 8.0 + j as f64 * 0.2);
+    let config = FitConfig::new(3)
+        .init(InitMethod::Means(means))
+        .max_iter(8)
+        .tol(0.0);
+    let mc = fit_cpu(&x, &config).unwrap();
+    let members = ThreadGroup::new(2).unwrap();
+    let models: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = members
+            .into_iter()
+            .enumerate()
+            .map(|(rank, m)| {
+                let (x, config, ctx) = (&x, &config, ctx.clone());
+                s.spawn(move || {
+                    let rows = if rank == 0 {
+                        x.rows(0, 1800)
+                    } else {
+                        x.rows(1800, 1200)
+                    };
+                    let local = Samples::chunk_columns(rows.transpose()).unwrap();
+                    let group: std::sync::Arc<dyn Collective> = std::sync::Arc::new(m);
+                    let samples = Samples::distributed(Ok(local), group).unwrap();
+                    let device = if rank == 0 {
+                        Device::Gpu(ctx)
+                    } else {
+                        Device::Cpu
+                    };
+                    fit(&samples, config, FitOptions::new().on(&device)).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        models[0].params(),
+        models[1].params(),
+        "both members: one model"
+    );
+    let desc = &models[0].summary().device;
+    assert!(
+        desc.starts_with("gpu") && desc.contains("distributed"),
+        "{desc}"
+    );
+    assert_close(
+        "distributed lower-bound history",
+        &mc.summary().lower_bound_history,
+        &models[0].summary().lower_bound_history,
+        |v| 1e-5 * (1.0 + v.abs()),
+    );
+    let scale = mc.means().amax().max(1.0);
+    assert_close(
+        "distributed means",
+        mc.means().as_slice(),
+        models[0].means().as_slice(),
+        |_| 1e-5 * scale,
+    );
+}
