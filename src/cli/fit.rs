@@ -15,7 +15,8 @@ use nalgebra::{DMatrix, DVector};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Data: .npy (f32/f64, 2-D), .csv/.tsv/.txt (optional header), or a directory of images.
-    pub data: PathBuf,
+    #[arg(required_unless_present = "shards")]
+    pub data: Option<PathBuf>,
     /// Number of mixture components K.
     #[arg(short = 'k', long = "components")]
     pub components: usize,
@@ -97,6 +98,18 @@ pub struct Args {
     /// the file's size). Default: half of the machine's memory.
     #[arg(long)]
     pub max_memory: Option<u64>,
+    /// Fit over the processes of an MPI job (`mpirun -n P gaussmix fit DATA.npy
+    /// --distributed …`): each process reads its own share of the rows (its CPU or GPU
+    /// computes their statistics, streamed with --stream), the statistics are all-gathered
+    /// and merged in rank order every iteration, so every process holds the same model,
+    /// and rank 0 writes it. Needs a build with the `mpi` feature.
+    #[arg(long)]
+    pub distributed: bool,
+    /// Shard files instead of DATA, as a pattern with `*` or `?` in the file name
+    /// ('data-*.npy'; any data format), in name order: each process of the MPI job reads
+    /// a run of consecutive shards (some may get none). Implies --distributed.
+    #[arg(long, value_name = "PATTERN")]
+    pub shards: Option<String>,
     /// Output model file (.npz, scikit-learn attribute names).
     #[arg(short = 'o', long)]
     pub output: PathBuf,
@@ -236,36 +249,39 @@ fn default_max_memory() -> u64 {
 /// Whether to stream: `--stream`, or a file whose in-memory fit would exceed `--max-memory`
 /// (then a note says so). A `.npy` file is read in chunks of rows; a CSV/TSV/text file line
 /// by line.
-fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<Box<dyn gaussmix::RowSource>>> {
+pub(crate) fn should_stream(
+    args: &Args,
+    data: &Path,
+    quiet: bool,
+) -> anyhow::Result<Option<Box<dyn gaussmix::RowSource>>> {
     use gaussmix::RowSource;
-    let ext = args
-        .data
+    let ext = data
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
     let is_npy = ext == "npy";
-    let is_text = matches!(ext.as_str(), "csv" | "tsv" | "txt" | "dat") && args.data.is_file();
+    let is_text = matches!(ext.as_str(), "csv" | "tsv" | "txt" | "dat") && data.is_file();
     if args.stream && !is_npy && !is_text {
         anyhow::bail!(
             "{}: a streamed fit reads .npy or delimited text (.csv, .tsv, .txt) files; convert the data or fit in memory without --stream",
-            args.data.display()
+            data.display()
         );
     }
     if args.stream {
-        return Ok(Some(open_rows(&args.data, is_npy)?));
+        return Ok(Some(open_rows(data, is_npy)?));
     }
     let budget = args.max_memory.unwrap_or_else(default_max_memory);
     let (need, npy) = if is_npy {
         // Without --stream, a file the chunked reader cannot take (an integer array, a
         // damaged header) is read in memory, whose reader words its own errors.
-        let Ok(rows) = gaussmix::io::NpyRows::open(&args.data) else {
+        let Ok(rows) = gaussmix::io::NpyRows::open(data) else {
             return Ok(None);
         };
         let (n, d) = (rows.n_rows() as u64, rows.n_features() as u64);
         (n * d * 8 * 2 + n * args.components as u64 * 8, Some(rows))
     } else if is_text {
         // About one f64 per few characters of text, twice: a rough but safe estimate.
-        let size = std::fs::metadata(&args.data).map(|m| m.len()).unwrap_or(0);
+        let size = std::fs::metadata(data).map(|m| m.len()).unwrap_or(0);
         (size * 2, None)
     } else {
         return Ok(None);
@@ -276,7 +292,7 @@ fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<Box<dyn gaus
     if !quiet {
         eprintln!(
             "note: an in-memory fit of {} would need about {:.1} GB, more than --max-memory {:.1} GB: streaming it in chunks of {} rows",
-            args.data.display(),
+            data.display(),
             need as f64 / 1e9,
             budget as f64 / 1e9,
             args.chunk_rows
@@ -285,12 +301,12 @@ fn should_stream(args: &Args, quiet: bool) -> anyhow::Result<Option<Box<dyn gaus
     // The .npy reader is open already; a text file is counted only now.
     Ok(Some(match npy {
         Some(rows) => Box::new(rows),
-        None => open_rows(&args.data, false)?,
+        None => open_rows(data, false)?,
     }))
 }
 
 /// The chunked reader of a `.npy` file or of a delimited text file.
-fn open_rows(path: &Path, is_npy: bool) -> anyhow::Result<Box<dyn gaussmix::RowSource>> {
+pub(crate) fn open_rows(path: &Path, is_npy: bool) -> anyhow::Result<Box<dyn gaussmix::RowSource>> {
     Ok(if is_npy {
         Box::new(gaussmix::io::NpyRows::open(path)?)
     } else {
@@ -300,27 +316,39 @@ fn open_rows(path: &Path, is_npy: bool) -> anyhow::Result<Box<dyn gaussmix::RowS
 
 /// Runs `gaussmix fit`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.distributed || args.shards.is_some() {
+        return crate::cli::distributed::run(args);
+    }
+    let data = args
+        .data
+        .clone()
+        .expect("clap requires DATA without --shards");
     gaussmix::io::check_model_output(&args.output)?;
-    let (samples, n_samples, n_features) = match should_stream(&args, args.quiet)? {
+    let (samples, n_samples) = match should_stream(&args, &data, args.quiet)? {
         Some(rows) => {
             use gaussmix::RowSource;
-            let (n, d) = (rows.n_rows(), rows.n_features());
-            (Samples::streamed(rows, args.chunk_rows)?, n, d)
+            let n = rows.n_rows();
+            (Samples::streamed(rows, args.chunk_rows)?, n)
         }
         None => {
             // One sample per column: a C-order .npy file is that layout already, and the CPU
             // engine uses it in place (no transposed copies of the data).
-            let xt = gaussmix::io::read_matrix_columns(&args.data, gaussmix::io::Missing::Reject)?;
-            let (d, n) = xt.shape();
+            let xt = gaussmix::io::read_matrix_columns(&data, gaussmix::io::Missing::Reject)?;
+            let n = xt.ncols();
             let samples = Samples::from_columns(xt)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", args.data.display()))?;
-            (samples, n, d)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", data.display()))?;
+            (samples, n)
         }
     };
     let samples = match &args.sample_weight {
         Some(p) => samples.weighted(&read_sample_weight(p, n_samples)?)?,
         None => samples,
     };
+    fit_and_save(&args, &samples, args.quiet, true)
+}
+
+/// The settings of the flags, checked for `n × d` data.
+fn fit_config(args: &Args, n_samples: usize, n_features: usize) -> anyhow::Result<FitConfig> {
     let init = if let Some(p) = &args.means_init {
         InitMethod::Means(read_data(p)?)
     } else if let Some(p) = &args.labels_init {
@@ -337,23 +365,51 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         tol: args.tol,
         reg_covar: args.reg_covar,
         seed: args.seed,
-        variational: variational(&args, n_features)?,
+        variational: variational(args, n_features)?,
         ..FitConfig::default()
     };
     config
         .validate(n_samples, n_features)
-        .map_err(|e| name_init_file(e, &args))?;
+        .map_err(|e| name_init_file(e, args))?;
+    Ok(config)
+}
+
+/// The checked settings and the warm-start model of the flags, for `n × d` data.
+pub(crate) fn prepare(
+    args: &Args,
+    n_samples: usize,
+    n_features: usize,
+) -> anyhow::Result<(FitConfig, Option<gaussmix::GaussianMixture>)> {
+    let config = fit_config(args, n_samples, n_features)?;
     let warm = args.warm_start.as_deref().map(load_model).transpose()?;
     if let (Some(w), Some(path)) = (&warm, &args.warm_start) {
         check_warm_start(w, path, n_features, &config)?;
     }
-    let quiet = args.quiet;
+    Ok((config, warm))
+}
+
+/// Fits `samples` with the flags' settings; `save` writes the model and prints the summary
+/// line (all but rank 0 of a distributed fit only fit).
+fn fit_and_save(args: &Args, samples: &Samples<'_>, quiet: bool, save: bool) -> anyhow::Result<()> {
+    let prepared = prepare(args, samples.n_samples(), samples.n_features())?;
+    fit_prepared(args, samples, prepared, quiet, save)
+}
+
+/// [`fit_and_save`] with the settings prepared.
+pub(crate) fn fit_prepared(
+    args: &Args,
+    samples: &Samples<'_>,
+    (config, warm): (FitConfig, Option<gaussmix::GaussianMixture>),
+    quiet: bool,
+    save: bool,
+) -> anyhow::Result<()> {
+    let (n_samples, n_features) = (samples.n_samples(), samples.n_features());
     let mut notice = |s: &str| {
         if !quiet {
             eprintln!("note: {s}")
         }
     };
-    let mut progress = Progress::new(args.quiet, args.max_iter);
+    let mut progress = Progress::new(quiet, args.max_iter);
     let started = Instant::now();
     let mut report = |e: &gaussmix::IterationEvent| progress.update(e);
     let mut options = FitOptions::new()
@@ -364,9 +420,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(w) = &warm {
         options = options.warm_start(w);
     }
-    let result = fit(&samples, &config, options);
+    let result = fit(samples, &config, options);
     progress.finish();
     let model = result?;
+    if !save {
+        return Ok(());
+    }
     gaussmix::io::save_model(&args.output, &model)?;
     let f = model.summary();
     let (kind, bound, effective) = match model.variational() {

@@ -6,6 +6,7 @@ pub(crate) mod bench;
 pub(crate) mod common;
 pub(crate) mod demo;
 pub(crate) mod devices;
+pub(crate) mod distributed;
 pub(crate) mod export;
 pub(crate) mod faces;
 pub(crate) mod fit;

@@ -13,4 +13,5 @@ mod fuzz_corpus;
 mod gpu;
 mod lowrank;
 mod missing;
+mod mpi;
 mod stream;
