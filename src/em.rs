@@ -23,7 +23,7 @@ use nalgebra::DMatrix;
 use crate::backend::{finite_lower_bound, Backend};
 use crate::config::{factor_precisions_init, InitMethod, ValidFitConfig};
 use crate::error::{GmmError, Result};
-use crate::init::{cluster_means, initial_responsibilities, one_hot, seeded_rng};
+use crate::init::{cluster_means, initial_responsibilities, seeded_rng};
 use crate::model::{FitSummary, GaussianMixture};
 use crate::params::MixtureParams;
 use crate::stats::SufficientStats;
@@ -63,7 +63,9 @@ fn initial_stats<B: Backend + ?Sized>(
         tol: config.kmeans_tol,
     };
     let resp = match (&config.init, init_samples) {
-        (InitMethod::Labels(l), None) => one_hot(l, config.n_components),
+        (InitMethod::Labels(l), None) => {
+            return backend.stats_of_labels(l, config.n_components, config.covariance_type)
+        }
         (InitMethod::Means(m), None) => {
             return backend.stats_of_nearest(m, config.covariance_type)
         }

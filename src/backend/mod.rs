@@ -152,6 +152,19 @@ pub trait Backend {
         ))
     }
 
+    /// The statistics of hard `labels` (one per sample, in 0..k): what a label
+    /// initialisation starts from. By default, one-hot responsibilities set on the backend;
+    /// a backend that keeps none (streaming) computes them chunk by chunk.
+    fn stats_of_labels(
+        &mut self,
+        labels: &[usize],
+        k: usize,
+        covariance_type: CovarianceType,
+    ) -> Result<SufficientStats> {
+        self.set_responsibilities(&crate::init::one_hot(labels, k))?;
+        self.m_step_stats(covariance_type)
+    }
+
     /// The sample weights, when the data carry them ([`crate::Samples::weighted`]): the
     /// backend then multiplies every sample's responsibilities by its weight (so its
     /// statistics are weighted) and weights its log-likelihood sum.

@@ -4,8 +4,10 @@
 //! is O(chunk · D + K · D²) whatever N is.
 //!
 //! The initialisation is one more pass: every sample goes to its nearest initial mean (from
-//! k-means on a reservoir sample, or given), and the statistics of those hard labels start
-//! EM, as [`crate::InitMethod::Means`] does in memory.
+//! k-means on a reservoir sample, or given), or to its given label, and the statistics of
+//! those hard labels start EM, as [`crate::InitMethod::Means`] and
+//! [`crate::InitMethod::Labels`] do in memory (the labels, one per sample, are the only
+//! per-sample state a streamed fit then holds).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -215,6 +217,21 @@ impl Backend for StreamBackend {
 
     fn fallbacks(&self) -> Vec<String> {
         self.fallbacks.clone()
+    }
+
+    fn stats_of_labels(
+        &mut self,
+        labels: &[usize],
+        k: usize,
+        covariance_type: CovarianceType,
+    ) -> Result<SufficientStats> {
+        let mut start = 0;
+        Self::merged(self.pass(|c| {
+            let n = c.n_samples();
+            c.set_responsibilities(&crate::init::one_hot(&labels[start..start + n], k))?;
+            start += n;
+            c.m_step_stats(covariance_type)
+        })?)
     }
 
     fn stats_of_nearest(

@@ -175,13 +175,6 @@ pub(super) fn fit_streamed(
     use crate::backend::stream::{reservoir_sample, StreamBackend};
     use crate::backend::Backend;
     let (n, d) = config.shape();
-    if let InitMethod::Labels(_) = config.init {
-        return Err(GmmError::param(
-            "init",
-            "labels",
-            "a streamed fit keeps no per-sample state; initialise from means (k-means on a sample, or given means)",
-        ));
-    }
     if config.variational.is_some() {
         return Err(GmmError::param(
             "variational",
@@ -198,7 +191,7 @@ pub(super) fn fit_streamed(
     let _ = device;
     backend.set_reg_covar(config.reg_covar);
     let sample = match (&config.init, warm_start) {
-        (InitMethod::Means(_), _) | (_, Some(_)) => None,
+        (InitMethod::Means(_) | InitMethod::Labels(_), _) | (_, Some(_)) => None,
         _ => Some(reservoir_sample(
             &mut backend,
             STREAM_SAMPLE_ROWS,
