@@ -15,7 +15,7 @@ BUILTIN_PRESETS = {
     "santafe": (12, 5, 12, "full"),
     "sunspots": (9, 3, 3, "tied"),
 }
-_DEFAULTS = (10, 1, 4, "full")
+_DEFAULTS = (10, 1, None, None)  # K and the covariance type: chosen by cross-validation
 
 
 def builtin_series(name: str) -> np.ndarray:
@@ -37,7 +37,9 @@ def forecast(
     level: float = 0.9,
     n_init: int = 3,
     seed: int = 0,
-    validation_fraction: float = 0.2,
+    validation_fraction: float = 0.3,
+    n_folds: int = 3,
+    calibrate: bool = True,
     n_paths: int = 200,
     reg_covar: float = 1e-4,
     return_forecasts: bool = False,
@@ -59,15 +61,15 @@ def forecast(
         Past values per window.
     horizon : int, default=1
         Steps ahead.
-    n_components : int, default=4
-        Mixture components.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
-        Covariance structure.
+    n_components : int, default=None
+        Mixture components; by default chosen among 1, 2, 4 and 8 by time-series
+        cross-validation on the training part (K = 1 is the linear AR model).
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default=None
+        Covariance structure; by default chosen between 'full' and 'diag' the same way.
     test_fraction : float, default=0.2
         Fraction of the series, at its end, held out as the test part.
     transform : {'auto', 'none', 'diff', 'window-norm'}, default='auto'
-        Transform of the windows; 'auto' picks the one with the lowest validation RMSE on the
-        last ``validation_fraction`` of the training part.
+        Transform of the windows; 'auto' picks the one with the lowest cross-validated RMSE.
     iterated : bool, default=False
         Iterated one-step forecasts instead of direct ``horizon``-step ones.
     level : float, default=0.9
@@ -76,8 +78,13 @@ def forecast(
         EM initialisations.
     seed : int, default=0
         Seed of the fit (and of the simulated paths of iterated forecasts).
-    validation_fraction : float, default=0.2
-        Fraction of the training part used to choose the transform under 'auto'.
+    validation_fraction : float, default=0.3
+        Fraction of the training part, at its end, that the cross-validation folds forecast
+        (each fold fitted on every value before it); the test part is never used.
+    n_folds : int, default=3
+        Cross-validation folds.
+    calibrate : bool, default=True
+        Calibrate the intervals on the folds (split-conformal, per horizon step).
     n_paths : int, default=200
         Simulated paths per origin for the intervals of iterated forecasts.
     reg_covar : float, default=1e-4
@@ -92,8 +99,9 @@ def forecast(
     report : dict
         The CLI's JSON report: ``gmm``, ``persistence`` and ``ar`` (each with ``rmse``,
         ``mae``, ``rmse_by_horizon``), the settings, the split (``n_train``, ``n_test``,
-        ``n_train_points``, ``series_length``), the transform applied and the validation RMSE
-        of each tried, ``interval_level`` and ``interval_coverage``.
+        ``n_train_points``, ``series_length``), the configuration applied, ``cross_validation``
+        (the RMSE of every candidate tried), ``interval_level``, ``interval_coverage``,
+        ``interval_coverage_by_horizon`` and the conformal ``interval_scales``.
     """
     preset = _DEFAULTS
     if isinstance(series, str):
@@ -121,6 +129,8 @@ def forecast(
         covariance_type=cov if covariance_type is None else covariance_type,
         test_fraction=float(test_fraction),
         validation_fraction=float(validation_fraction),
+        n_folds=int(n_folds),
+        calibrate=bool(calibrate),
         transform=transform,
         iterated=bool(iterated),
         level=float(level),

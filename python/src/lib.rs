@@ -1038,9 +1038,9 @@ fn fit(
 /// Runs the CLI's `forecast` on `series`; returns the JSON report (text) and the forecasts.
 #[pyfunction]
 #[pyo3(signature = (
-    series, window=10, horizon=1, n_components=4, covariance_type="full", test_fraction=0.2,
-    validation_fraction=0.2, transform="auto", iterated=false, level=0.9, n_paths=200, seed=0,
-    n_init=3, reg_covar=1e-4
+    series, window=10, horizon=1, n_components=None, covariance_type=None, test_fraction=0.2,
+    validation_fraction=0.3, n_folds=3, calibrate=true, transform="auto", iterated=false,
+    level=0.9, n_paths=200, seed=0, n_init=3, reg_covar=1e-4
 ))]
 #[allow(clippy::too_many_arguments)]
 fn forecast<'py>(
@@ -1048,10 +1048,12 @@ fn forecast<'py>(
     series: Vec<f64>,
     window: usize,
     horizon: usize,
-    n_components: usize,
-    covariance_type: &str,
+    n_components: Option<usize>,
+    covariance_type: Option<&str>,
     test_fraction: f64,
     validation_fraction: f64,
+    n_folds: usize,
+    calibrate: bool,
     transform: &str,
     iterated: bool,
     level: f64,
@@ -1060,13 +1062,14 @@ fn forecast<'py>(
     n_init: usize,
     reg_covar: f64,
 ) -> PyResult<(String, Bound<'py, PyDict>)> {
-    let config = ForecastConfig {
+    // What is not given is chosen by cross-validation on the training part.
+    let mut config = ForecastConfig {
         window,
         horizon,
-        n_components,
-        covariance_type: parse(covariance_type)?,
         test_fraction,
         validation_fraction,
+        n_folds,
+        calibrate,
         transform: parse::<TransformChoice>(transform)?,
         iterated,
         level,
@@ -1074,7 +1077,16 @@ fn forecast<'py>(
         seed,
         n_init,
         reg_covar,
+        ..ForecastConfig::default()
     };
+    match n_components {
+        Some(k) => config.n_components = k,
+        None => config = config.choose_components(),
+    }
+    match covariance_type {
+        Some(c) => config.covariance_type = parse(c)?,
+        None => config = config.choose_covariance(),
+    }
     let run = py
         .detach(|| gaussmix::forecast::run(&series, &config))
         .map_err(py_err)?;

@@ -355,6 +355,24 @@ def test_forecast_gives_the_cli_report(cli, builtin, tmp_path):
     assert rmse == pytest.approx(theirs["gmm"]["rmse"], rel=1e-12)
 
 
+def test_forecast_chooses_what_is_not_given_as_the_cli_does(cli, tmp_path):
+    # Only the window and the horizon: K, the covariance type and the transform are chosen by
+    # cross-validation on the training part, the intervals calibrated on its folds.
+    values = gaussmix.builtin_series("sunspots")
+    series = tmp_path / "s.txt"
+    series.write_text("\n".join(repr(float(v)) for v in values) + "\n")
+    report = tmp_path / "r.json"
+    subprocess.run([cli, "forecast", str(series), "-w", "9", "--horizon", "3", "--report",
+                    str(report)], check=True, capture_output=True)
+    theirs = json.loads(report.read_text())
+    ours = gaussmix.forecast(values, window=9, horizon=3)
+    assert ours == theirs
+    tried = {(c["n_components"], c["covariance_type"]) for c in ours["cross_validation"]}
+    assert {(1, "full"), (8, "diag")} <= tried
+    assert len(ours["interval_coverage_by_horizon"]) == 3
+    assert ours["interval_calibrated"] is True
+
+
 def test_forecast_errors():
     with pytest.raises(ValueError, match="window"):
         gaussmix.forecast(np.arange(10.0), window=20)

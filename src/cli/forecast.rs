@@ -28,19 +28,30 @@ pub struct Args {
     /// Steps ahead to forecast (default: 1, or the built-in series' own).
     #[arg(long)]
     pub horizon: Option<usize>,
-    /// Mixture components (default: 4, or the built-in series' own).
+    /// Mixture components (default: chosen among 1, 2, 4 and 8 by cross-validation on the
+    /// training part, K = 1 being the linear AR model; or the built-in series' own).
     #[arg(short = 'k', long = "components")]
     pub components: Option<usize>,
-    /// Covariance structure: full, tied, diag or spherical (default: full, or the built-in
-    /// series' own).
+    /// Covariance structure: full, tied, diag or spherical (default: chosen between full and
+    /// diag by cross-validation; or the built-in series' own).
     #[arg(long)]
     pub covariance: Option<CovarianceType>,
     /// Fraction of the series, at its end, held out as the test part.
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true)]
     pub test_fraction: f64,
-    /// auto (validated on the tail of the training part), none, diff or window-norm.
+    /// auto (chosen by cross-validation on the training part), none, diff or window-norm.
     #[arg(long, default_value = "auto")]
     pub transform: TransformChoice,
+    /// Fraction of the training part, at its end, that the cross-validation folds forecast
+    /// (each fold fitted on every value before it; the test part is never used).
+    #[arg(long, default_value_t = 0.3, allow_negative_numbers = true)]
+    pub validation_fraction: f64,
+    /// Cross-validation folds.
+    #[arg(long, default_value_t = 3)]
+    pub n_folds: usize,
+    /// The mixture's own intervals, without the split-conformal calibration on the folds.
+    #[arg(long)]
+    pub no_calibrate: bool,
     /// Iterated one-step forecasts instead of direct H-step ones.
     #[arg(long)]
     pub iterated: bool,
@@ -64,11 +75,11 @@ pub struct Args {
 /// Defaults (window, horizon, components, covariance) of a built-in series. They were chosen
 /// by the validation RMSE on the tail of the training part (never by the test part); the
 /// README lists the grid that was tried.
-fn preset(builtin: Option<Builtin>) -> (usize, usize, usize, CovarianceType) {
+fn preset(builtin: Option<Builtin>) -> (usize, usize, Option<usize>, Option<CovarianceType>) {
     match builtin {
-        Some(Builtin::SantaFe) => (12, 5, 12, CovarianceType::Full),
-        Some(Builtin::Sunspots) => (9, 3, 3, CovarianceType::Tied),
-        None => (10, 1, 4, CovarianceType::Full),
+        Some(Builtin::SantaFe) => (12, 5, Some(12), Some(CovarianceType::Full)),
+        Some(Builtin::Sunspots) => (9, 3, Some(3), Some(CovarianceType::Tied)),
+        None => (10, 1, None, None),
     }
 }
 
@@ -124,12 +135,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         gaussmix::output::check_output_path(path)?;
     }
     let (w, h, k, cov) = preset(args.builtin);
-    let config = ForecastConfig {
+    let mut config = ForecastConfig {
         window: args.window.unwrap_or(w),
         horizon: args.horizon.unwrap_or(h),
-        n_components: args.components.unwrap_or(k),
-        covariance_type: args.covariance.unwrap_or(cov),
+        n_components: args.components.or(k).unwrap_or(1),
+        covariance_type: args.covariance.or(cov).unwrap_or(CovarianceType::Full),
         test_fraction: args.test_fraction,
+        validation_fraction: args.validation_fraction,
+        n_folds: args.n_folds,
+        calibrate: !args.no_calibrate,
         transform: args.transform,
         iterated: args.iterated,
         level: args.level,
@@ -137,8 +151,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         ..ForecastConfig::default()
     };
+    // What is neither given nor preset is chosen by cross-validation.
+    if args.components.or(k).is_none() {
+        config = config.choose_components();
+    }
+    if args.covariance.or(cov).is_none() {
+        config = config.choose_covariance();
+    }
+    let fixed_or = |fixed: bool, v: String| if fixed { v } else { "chosen".to_string() };
     println!(
-        "{name}: {} values; window {} + horizon {} ({}), K = {} ({}), test fraction {}",
+        "{name}: {} values; window {} + horizon {} ({}), K {}, covariance {}, transform {}, test fraction {}",
         y.len(),
         config.window,
         config.horizon,
@@ -147,29 +169,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             "direct"
         },
-        config.n_components,
-        config.covariance_type,
+        fixed_or(config.candidate_components.is_empty(), format!("= {}", config.n_components)),
+        fixed_or(config.candidate_covariances.is_empty(), config.covariance_type.to_string()),
+        match config.transform {
+            TransformChoice::Auto => "chosen".to_string(),
+            TransformChoice::Fixed(t) => t.to_string(),
+        },
         config.test_fraction
     );
     let run = forecast::run(&y, &config)?;
-    for (t, r) in &run.validation {
+    println!(
+        "cross-validation: {} folds over the last {:.0}% of the training part",
+        config.n_folds,
+        config.validation_fraction * 100.0
+    );
+    for (c, r) in &run.validation {
+        let c = c.to_string();
         match r {
-            Ok(v) => println!("  validation RMSE with transform {t:<12} {v:.4}"),
-            Err(e) => println!("  transform {t:<12} not usable: {e}"),
+            Ok(v) => println!("  {c:<32} RMSE {v:.4}"),
+            Err(e) => println!("  {c:<32} not usable: {e}"),
         }
     }
-    println!(
-        "transform applied: {}{}",
-        run.transform,
-        if run.validation.is_empty() {
-            " (as requested)".to_string()
-        } else {
-            format!(
-                " (lowest validation RMSE on the last {:.0}% of the training part)",
-                config.validation_fraction * 100.0
-            )
-        }
-    );
+    println!("applied: {}", run.chosen);
     println!(
         "{} training windows, {} test forecasts of {} steps",
         run.n_train_windows,
@@ -186,9 +207,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("{label:<12} {:>12.4} {:>12.4}", e.rmse, e.mae);
     }
     println!(
-        "{:.0}% intervals of the mixture contain {:.1}% of the test values",
+        "{:.0}% intervals of the mixture{} contain {:.1}% of the test values (by horizon step: {})",
         config.level * 100.0,
-        run.interval_coverage() * 100.0
+        if config.calibrate {
+            format!(
+                ", calibrated on the folds (scales {})",
+                run.interval_scales
+                    .iter()
+                    .map(|q| format!("{q:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        } else {
+            String::new()
+        },
+        run.interval_coverage() * 100.0,
+        run.interval_coverage_by_horizon()
+            .iter()
+            .map(|c| format!("{:.1}%", c * 100.0))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
@@ -205,8 +243,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 "direct"
             },
             config.window,
-            config.n_components,
-            config.covariance_type,
+            run.chosen.n_components,
+            run.chosen.covariance_type,
             run.transform,
             config.level * 100.0
         );

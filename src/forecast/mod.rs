@@ -13,8 +13,10 @@
 //!   the point forecast back; the intervals come from simulated paths that feed back draws.
 //!
 //! Non-stationary series can be differenced or taken relative to the last known value
-//! ([`window::Transform`]); `auto` picks the transform with the lowest RMSE on the last
-//! `validation_fraction` of the training part, fitted on the rest of it.
+//! ([`window::Transform`]). What is not fixed — the transform under `auto`, K among
+//! `candidate_components`, the covariance type among `candidate_covariances` — is chosen by
+//! time-series cross-validation on the training part ([`select`]), whose folds also calibrate
+//! the intervals (split-conformal, per horizon step).
 //!
 //! Baselines on the same split: persistence (the last value) and a direct linear AR model of
 //! the same window fitted by least squares ([`baseline`]).
@@ -22,6 +24,7 @@
 pub mod baseline;
 #[cfg(feature = "cli")]
 pub mod plot;
+pub mod select;
 pub mod series;
 pub mod window;
 
@@ -34,8 +37,16 @@ use crate::covariance::CovarianceType;
 use crate::error::{GmmError, Result};
 
 pub use baseline::LinearAr;
+pub use select::{Candidate, Validation};
 pub use series::{parse_series, Builtin};
 pub use window::{Transform, WindowModel};
+
+/// The numbers of components cross-validation chooses among when K is not given (K = 1 is
+/// the linear AR model of the window).
+pub const COMPONENT_CANDIDATES: [usize; 4] = [1, 2, 4, 8];
+
+/// The covariance types cross-validation chooses among when none is given.
+pub const COVARIANCE_CANDIDATES: [CovarianceType; 2] = [CovarianceType::Full, CovarianceType::Diag];
 
 /// Which transform to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +81,16 @@ pub struct ForecastConfig {
     pub covariance_type: CovarianceType,
     /// Fraction of the series (at its end) held out for testing, in (0, 1).
     pub test_fraction: f64,
-    /// Fraction of the training part (at its end) used to choose the transform under `Auto`.
+    /// Fraction of the training part (at its end) that the cross-validation folds forecast.
     pub validation_fraction: f64,
+    /// Cross-validation folds (consecutive blocks of the validation fraction).
+    pub n_folds: usize,
+    /// Numbers of components to choose among by cross-validation; empty: `n_components`.
+    pub candidate_components: Vec<usize>,
+    /// Covariance types to choose among by cross-validation; empty: `covariance_type`.
+    pub candidate_covariances: Vec<CovarianceType>,
+    /// Calibrate the intervals on the cross-validation folds (split-conformal, per step).
+    pub calibrate: bool,
     /// The transform.
     pub transform: TransformChoice,
     /// Iterated one-step forecasts instead of direct H-step ones.
@@ -96,7 +115,11 @@ impl Default for ForecastConfig {
             n_components: 4,
             covariance_type: CovarianceType::Full,
             test_fraction: 0.2,
-            validation_fraction: 0.2,
+            validation_fraction: 0.3,
+            n_folds: 3,
+            candidate_components: Vec::new(),
+            candidate_covariances: Vec::new(),
+            calibrate: true,
             transform: TransformChoice::Auto,
             iterated: false,
             level: 0.9,
@@ -109,12 +132,33 @@ impl Default for ForecastConfig {
 }
 
 impl ForecastConfig {
+    /// These settings with K chosen by cross-validation among [`COMPONENT_CANDIDATES`].
+    pub fn choose_components(mut self) -> Self {
+        self.candidate_components = COMPONENT_CANDIDATES.to_vec();
+        self
+    }
+
+    /// These settings with the covariance type chosen among [`COVARIANCE_CANDIDATES`].
+    pub fn choose_covariance(mut self) -> Self {
+        self.candidate_covariances = COVARIANCE_CANDIDATES.to_vec();
+        self
+    }
+
+    /// The mixture's settings. One component cannot collapse onto a few windows, so it gets
+    /// only a token ridge (at most 1e-10): `reg_covar` would bias its linear AR coefficients on
+    /// the nearly collinear windows of a trending series (7 % on US GDP), and K = 1 is meant to
+    /// be the least-squares AR model of the window.
     fn fit_config(&self) -> FitConfig {
+        let reg_covar = if self.n_components == 1 {
+            self.reg_covar.min(1e-10)
+        } else {
+            self.reg_covar
+        };
         FitConfig::new(self.n_components)
             .covariance_type(self.covariance_type)
             .seed(self.seed)
             .n_init(self.n_init)
-            .reg_covar(self.reg_covar)
+            .reg_covar(reg_covar)
             .max_iter(300)
     }
 
@@ -134,7 +178,7 @@ impl ForecastConfig {
                 "forecast at least 1 step ahead",
             ));
         }
-        if self.n_components == 0 {
+        if self.n_components == 0 || self.candidate_components.contains(&0) {
             return Err(GmmError::param(
                 "n_components",
                 0,
@@ -214,11 +258,8 @@ impl Errors {
     }
 }
 
-/// Validation RMSE (or why it could not be computed) of every transform tried.
-pub type TransformValidation = Vec<(Transform, std::result::Result<f64, String>)>;
-
 /// The mixture's forecasts at every test origin, each n_test × H.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MixtureForecasts {
     /// Point forecasts (conditional means).
     pub point: DMatrix<f64>,
@@ -251,8 +292,12 @@ pub struct ForecastRun {
     pub origins: Vec<usize>,
     /// The transform applied.
     pub transform: Transform,
-    /// Validation RMSE of every transform tried under `auto` (empty for a fixed transform).
-    pub validation: TransformValidation,
+    /// The configuration applied (chosen by cross-validation where it was not fixed).
+    pub chosen: Candidate,
+    /// Cross-validated RMSE of every candidate tried (one entry when nothing was chosen).
+    pub validation: Validation,
+    /// The conformal factor of each horizon step's intervals (1 without calibration).
+    pub interval_scales: Vec<f64>,
     /// True future values, n_test × H.
     pub truth: DMatrix<f64>,
     /// Mixture point forecasts (conditional means), n_test × H.
@@ -286,6 +331,22 @@ impl ForecastRun {
         inside as f64 / self.truth.len().max(1) as f64
     }
 
+    /// Fraction of true values inside the intervals, per horizon step.
+    pub fn interval_coverage_by_horizon(&self) -> Vec<f64> {
+        (0..self.truth.ncols())
+            .map(|h| {
+                let n = self.truth.nrows();
+                let inside = (0..n)
+                    .filter(|&i| {
+                        self.lower[(i, h)] <= self.truth[(i, h)]
+                            && self.truth[(i, h)] <= self.upper[(i, h)]
+                    })
+                    .count();
+                inside as f64 / n.max(1) as f64
+            })
+            .collect()
+    }
+
     /// The report as JSON: errors of every method, the split and what was applied.
     pub fn report_json(&self) -> serde_json::Value {
         let method = |m: &DMatrix<f64>| {
@@ -296,17 +357,20 @@ impl ForecastRun {
                 "rmse_by_horizon": Errors::rmse_by_horizon(m, &self.truth),
             })
         };
-        let validation: serde_json::Map<String, serde_json::Value> = self
+        let validation: Vec<serde_json::Value> = self
             .validation
             .iter()
-            .map(|(t, r)| {
-                (
-                    t.as_str().to_string(),
-                    match r {
-                        Ok(v) => serde_json::json!(v),
-                        Err(e) => serde_json::json!({ "error": e }),
-                    },
-                )
+            .map(|(c, r)| {
+                let mut v = serde_json::json!({
+                    "transform": c.transform.as_str(),
+                    "n_components": c.n_components,
+                    "covariance_type": c.covariance_type.as_str(),
+                });
+                match r {
+                    Ok(rmse) => v["rmse"] = serde_json::json!(rmse),
+                    Err(e) => v["error"] = serde_json::json!(e),
+                }
+                v
             })
             .collect();
         serde_json::json!({
@@ -315,8 +379,8 @@ impl ForecastRun {
             "ar": method(&self.ar),
             "window": self.config.window,
             "horizon": self.config.horizon,
-            "n_components": self.config.n_components,
-            "covariance_type": self.config.covariance_type.as_str(),
+            "n_components": self.chosen.n_components,
+            "covariance_type": self.chosen.covariance_type.as_str(),
             "iterated": self.config.iterated,
             "n_train": self.n_train_windows,
             "n_test": self.n_test(),
@@ -328,9 +392,14 @@ impl ForecastRun {
                 TransformChoice::Auto => "auto",
                 TransformChoice::Fixed(t) => t.as_str(),
             },
-            "transform_validation_rmse": validation,
+            "validation_fraction": self.config.validation_fraction,
+            "n_folds": self.config.n_folds,
+            "cross_validation": validation,
             "interval_level": self.config.level,
             "interval_coverage": self.interval_coverage(),
+            "interval_coverage_by_horizon": self.interval_coverage_by_horizon(),
+            "interval_calibrated": self.config.calibrate,
+            "interval_scales": self.interval_scales,
             "seed": self.config.seed,
         })
     }
@@ -467,43 +536,6 @@ fn truth_at(y: &[f64], origins: &[usize], horizon: usize) -> DMatrix<f64> {
     DMatrix::from_fn(origins.len(), horizon, |i, h| y[origins[i] + 1 + h])
 }
 
-/// Chooses a transform by validation RMSE on the tail of `train`.
-fn choose_transform(
-    train: &[f64],
-    config: &ForecastConfig,
-) -> Result<(Transform, TransformValidation)> {
-    let n_fit = ((train.len() as f64) * (1.0 - config.validation_fraction)).floor() as usize;
-    let mut results = Vec::new();
-    for t in Transform::ALL {
-        let r = if config.window < t.min_window() {
-            Err(format!("needs a window of at least {}", t.min_window()))
-        } else {
-            fit_and_forecast(train, n_fit, t, config)
-                .map(|(_, origins, f)| {
-                    Errors::of(&f.point, &truth_at(train, &origins, config.horizon)).rmse
-                })
-                .map_err(|e| e.to_string())
-        };
-        results.push((t, r));
-    }
-    let best = results
-        .iter()
-        .filter_map(|(t, r)| r.as_ref().ok().map(|v| (*t, *v)))
-        .filter(|(_, v)| v.is_finite())
-        .min_by(|a, b| a.1.total_cmp(&b.1));
-    match best {
-        Some((t, _)) => Ok((t, results)),
-        None => Err(GmmError::InvalidData(format!(
-            "no transform could be validated on the training part ({}); use a shorter window or horizon, fewer components, or give transform=NAME",
-            results
-                .iter()
-                .map(|(t, r)| format!("{t}: {}", r.as_ref().err().cloned().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ))),
-    }
-}
-
 /// Splits `y`, fits, forecasts the test part and evaluates the mixture and both baselines.
 pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
     config.validate(y.len())?;
@@ -520,11 +552,24 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         ));
     }
     let train = &y[..n_train];
-    let (transform, validation) = match config.transform {
-        TransformChoice::Fixed(t) => (t, Vec::new()),
-        TransformChoice::Auto => choose_transform(train, config)?,
+    let fixed = match config.transform {
+        TransformChoice::Fixed(t) => Some(t),
+        TransformChoice::Auto => None,
     };
-    let (model, origins, forecasts) = fit_and_forecast(y, n_train, transform, config)?;
+    let (chosen, validation, folds) = select::select(train, config, fixed)?;
+    let transform = chosen.transform;
+    let applied = ForecastConfig {
+        n_components: chosen.n_components,
+        covariance_type: chosen.covariance_type,
+        ..config.clone()
+    };
+    let (model, origins, mut forecasts) = fit_and_forecast(y, n_train, transform, &applied)?;
+    let interval_scales = if config.calibrate {
+        select::interval_scales(&folds, config.level, config.horizon)
+    } else {
+        vec![1.0; config.horizon]
+    };
+    select::apply_scales(&mut forecasts, &interval_scales);
     let MixtureForecasts {
         point: gmm,
         lower,
@@ -549,7 +594,9 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         truth: truth_at(y, &origins, config.horizon),
         origins,
         transform,
+        chosen,
         validation,
+        interval_scales,
         gmm,
         lower,
         upper,

@@ -1,0 +1,334 @@
+//! Model selection by time-series cross-validation on the training part, and split-conformal
+//! calibration of the intervals from the same folds. The test part is never looked at.
+//!
+//! The last `validation_fraction` of the training part is cut into `n_folds` consecutive
+//! blocks. Fold f fits on every value before block f (an expanding origin) and forecasts
+//! every origin whose targets lie in block f. A candidate (transform, K, covariance type) is
+//! scored by the RMSE of all its fold forecasts. The choice follows the one-standard-error
+//! rule: the fewest components whose error is within one standard error of the best one's,
+//! and K = 1 — the linear AR model of the window — is always among the candidates when K is
+//! chosen.
+//!
+//! The intervals of the winner are then calibrated per horizon step: with the fold forecasts'
+//! scores `s = max((p − y) / (p − lo), (y − p) / (hi − p))` (how far out of the mixture's own
+//! interval a value fell, in units of that interval's half), the conformal quantile `q_h` of
+//! the scores at the nominal level stretches or shrinks every test interval about its point
+//! forecast: `p − q_h (p − lo)` to `p + q_h (hi − p)`.
+
+use nalgebra::DMatrix;
+
+use super::{fit_and_forecast, truth_at, Errors, ForecastConfig, MixtureForecasts, Transform};
+use crate::covariance::CovarianceType;
+use crate::error::{GmmError, Result};
+
+/// One configuration the selection tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// The transform of the windows.
+    pub transform: Transform,
+    /// Mixture components.
+    pub n_components: usize,
+    /// Covariance structure.
+    pub covariance_type: CovarianceType,
+}
+
+impl std::fmt::Display for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}, K = {}, {}",
+            self.transform, self.n_components, self.covariance_type
+        )
+    }
+}
+
+/// Every candidate tried, with its cross-validated RMSE or why it could not be fitted.
+pub type Validation = Vec<(Candidate, std::result::Result<f64, String>)>;
+
+/// A candidate's forecasts on every fold, with the true values.
+#[derive(Debug, Clone, Default)]
+pub struct FoldForecasts {
+    /// Per fold, the forecasts at its origins.
+    pub forecasts: Vec<MixtureForecasts>,
+    /// Per fold, the true values, origins × H.
+    pub truth: Vec<DMatrix<f64>>,
+}
+
+impl FoldForecasts {
+    /// Every origin's squared error, averaged over the horizon steps, fold after fold.
+    pub fn origin_errors(&self) -> Vec<f64> {
+        let mut out = Vec::new();
+        for (f, t) in self.forecasts.iter().zip(&self.truth) {
+            for i in 0..t.nrows() {
+                let row = f.point.row(i) - t.row(i);
+                out.push(row.norm_squared() / t.ncols().max(1) as f64);
+            }
+        }
+        out
+    }
+
+    /// RMSE over every fold's forecasts.
+    pub fn rmse(&self) -> f64 {
+        let (mut sum, mut n) = (0.0, 0usize);
+        for (f, t) in self.forecasts.iter().zip(&self.truth) {
+            let e = Errors::of(&f.point, t).rmse;
+            sum += e * e * t.len() as f64;
+            n += t.len();
+        }
+        (sum / n.max(1) as f64).sqrt()
+    }
+}
+
+/// The folds of a training part of `n_train` values: `(fit_end, validation_end)` of each, so
+/// that fold f fits on `train[..fit_end]` and forecasts the origins whose targets lie in
+/// `fit_end..validation_end`. Blocks too short for one origin are merged away.
+pub fn fold_bounds(n_train: usize, config: &ForecastConfig) -> Vec<(usize, usize)> {
+    let start = ((n_train as f64) * (1.0 - config.validation_fraction)).floor() as usize;
+    let folds = config.n_folds.max(1);
+    let len = n_train - start.min(n_train);
+    let mut bounds = Vec::new();
+    for f in 0..folds {
+        let a = start + len * f / folds;
+        let b = start + len * (f + 1) / folds;
+        if b >= a + config.horizon {
+            bounds.push((a, b));
+        }
+    }
+    bounds
+}
+
+/// `candidate`'s forecasts on every fold of `train`.
+pub fn cross_validate(
+    train: &[f64],
+    config: &ForecastConfig,
+    candidate: Candidate,
+) -> Result<FoldForecasts> {
+    let bounds = fold_bounds(train.len(), config);
+    if bounds.is_empty() {
+        return Err(GmmError::param(
+            "validation_fraction",
+            config.validation_fraction,
+            format!(
+                "the last {:.0} % of the training part ({} values) is shorter than the horizon ({}); use a larger validation fraction, a longer series or a shorter horizon",
+                100.0 * config.validation_fraction,
+                train.len(),
+                config.horizon
+            ),
+        ));
+    }
+    let c = ForecastConfig {
+        n_components: candidate.n_components,
+        covariance_type: candidate.covariance_type,
+        ..config.clone()
+    };
+    let mut out = FoldForecasts::default();
+    for (fit_end, val_end) in bounds {
+        let part = &train[..val_end];
+        let (_, origins, f) = fit_and_forecast(part, fit_end, candidate.transform, &c)?;
+        out.truth.push(truth_at(part, &origins, config.horizon));
+        out.forecasts.push(f);
+    }
+    Ok(out)
+}
+
+/// The candidates: every transform unless one is fixed, every K of `config.candidate_components`
+/// (or `config.n_components`), every covariance type of `config.candidate_covariances` (or
+/// `config.covariance_type`).
+pub fn candidates(config: &ForecastConfig, fixed: Option<Transform>) -> Vec<Candidate> {
+    let transforms: Vec<Transform> = match fixed {
+        Some(t) => vec![t],
+        None => Transform::ALL.to_vec(),
+    };
+    let ks = if config.candidate_components.is_empty() {
+        vec![config.n_components]
+    } else {
+        config.candidate_components.clone()
+    };
+    let covs = if config.candidate_covariances.is_empty() {
+        vec![config.covariance_type]
+    } else {
+        config.candidate_covariances.clone()
+    };
+    let mut out = Vec::new();
+    for &transform in &transforms {
+        for &n_components in &ks {
+            for &covariance_type in &covs {
+                // With one component, diag and spherical forget every correlation between
+                // past and future (the forecast is the mean), and tied is full.
+                if n_components == 1 && covs.len() > 1 && covariance_type != CovarianceType::Full {
+                    continue;
+                }
+                out.push(Candidate {
+                    transform,
+                    n_components,
+                    covariance_type,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Cross-validates every candidate and returns the best, every score, and the best's fold
+/// forecasts (for calibration).
+pub fn select(
+    train: &[f64],
+    config: &ForecastConfig,
+    fixed: Option<Transform>,
+) -> Result<(Candidate, Validation, FoldForecasts)> {
+    let mut scores = Vec::new();
+    let mut fitted: Vec<(Candidate, f64, FoldForecasts)> = Vec::new();
+    for candidate in candidates(config, fixed) {
+        let r = if config.window < candidate.transform.min_window() {
+            Err(format!(
+                "needs a window of at least {}",
+                candidate.transform.min_window()
+            ))
+        } else {
+            cross_validate(train, config, candidate).map_err(|e| e.to_string())
+        };
+        match r {
+            Ok(folds) => {
+                let rmse = folds.rmse();
+                scores.push((candidate, Ok(rmse)));
+                if rmse.is_finite() {
+                    fitted.push((candidate, rmse, folds));
+                }
+            }
+            Err(e) => scores.push((candidate, Err(e))),
+        }
+    }
+    match one_standard_error_choice(fitted) {
+        Some((c, folds)) => Ok((c, scores, folds)),
+        None => Err(GmmError::InvalidData(format!(
+            "no configuration could be cross-validated on the training part ({}); use a shorter window or horizon, fewer components, or a longer series",
+            scores
+                .iter()
+                .map(|(c, r)| format!("{c}: {}", r.as_ref().err().cloned().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))),
+    }
+}
+
+/// The one-standard-error rule: the candidate with the fewest components whose mean squared
+/// error exceeds the best one's by at most one standard error of the paired per-origin
+/// differences (the lowest error among those with that many components). A mixture must
+/// beat the simpler models by more than the folds' noise to be chosen, so that on short or
+/// nearly linear series the choice falls back to K = 1, the linear AR model.
+fn one_standard_error_choice(
+    fitted: Vec<(Candidate, f64, FoldForecasts)>,
+) -> Option<(Candidate, FoldForecasts)> {
+    let best = fitted
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))?
+        .2
+        .origin_errors();
+    let within = |folds: &FoldForecasts| {
+        let e = folds.origin_errors();
+        if e.len() != best.len() || e.len() < 2 {
+            return false;
+        }
+        let d: Vec<f64> = e.iter().zip(&best).map(|(a, b)| a - b).collect();
+        let m = d.len() as f64;
+        let mean = d.iter().sum::<f64>() / m;
+        let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (m - 1.0);
+        mean <= (var / m).sqrt()
+    };
+    fitted
+        .into_iter()
+        .filter(|(_, _, f)| within(f))
+        .min_by(|a, b| {
+            a.0.n_components
+                .cmp(&b.0.n_components)
+                .then(a.1.total_cmp(&b.1))
+        })
+        .map(|(c, _, f)| (c, f))
+}
+
+/// How far out of its own interval a true value fell, in units of that side's half-width
+/// (≤ 1 inside).
+fn score(point: f64, lower: f64, upper: f64, truth: f64) -> f64 {
+    let tiny = 1e-12 * (1.0 + point.abs());
+    let below = (point - truth) / (point - lower).max(tiny);
+    let above = (truth - point) / (upper - point).max(tiny);
+    below.max(above)
+}
+
+/// The split-conformal factor of every horizon step at `level`: the ⌈(m + 1) level⌉-th
+/// smallest of the m fold scores (the largest when there are too few).
+pub fn interval_scales(folds: &FoldForecasts, level: f64, horizon: usize) -> Vec<f64> {
+    (0..horizon)
+        .map(|h| {
+            let mut s: Vec<f64> = folds
+                .forecasts
+                .iter()
+                .zip(&folds.truth)
+                .flat_map(|(f, t)| {
+                    (0..t.nrows()).map(move |i| {
+                        score(f.point[(i, h)], f.lower[(i, h)], f.upper[(i, h)], t[(i, h)])
+                    })
+                })
+                .filter(|v| v.is_finite())
+                .collect();
+            if s.is_empty() {
+                return 1.0;
+            }
+            s.sort_by(f64::total_cmp);
+            let m = s.len();
+            let rank = (((m + 1) as f64) * level).ceil() as usize;
+            s[rank.clamp(1, m) - 1].max(0.0)
+        })
+        .collect()
+}
+
+/// Stretches (or shrinks) every interval of `f` about its point forecast by its step's scale.
+pub fn apply_scales(f: &mut MixtureForecasts, scales: &[f64]) {
+    for (h, &q) in scales.iter().enumerate() {
+        for i in 0..f.point.nrows() {
+            let p = f.point[(i, h)];
+            f.lower[(i, h)] = p - q * (p - f.lower[(i, h)]);
+            f.upper[(i, h)] = p + q * (f.upper[(i, h)] - p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conformal_scales_cover_the_fold_values_at_the_level() {
+        // 19 scores 0.1, 0.2, …, 1.9 (true values at k/10 half-widths out): at level 0.9
+        // the ⌈20 · 0.9⌉ = 18th smallest, 1.8, so that 18 of 19 lie inside after scaling.
+        let m = 19;
+        let point = DMatrix::zeros(m, 1);
+        let f = MixtureForecasts {
+            point: point.clone(),
+            lower: DMatrix::from_element(m, 1, -1.0),
+            upper: DMatrix::from_element(m, 1, 1.0),
+        };
+        let truth = DMatrix::from_fn(m, 1, |i, _| {
+            let s = (i + 1) as f64 / 10.0;
+            if i % 2 == 0 {
+                s
+            } else {
+                -s
+            }
+        });
+        let folds = FoldForecasts {
+            forecasts: vec![f.clone()],
+            truth: vec![truth.clone()],
+        };
+        let q = interval_scales(&folds, 0.9, 1);
+        assert!((q[0] - 1.8).abs() < 1e-12, "{q:?}");
+        let mut g = f;
+        apply_scales(&mut g, &q);
+        let inside = (0..m)
+            .filter(|&i| g.lower[(i, 0)] <= truth[(i, 0)] && truth[(i, 0)] <= g.upper[(i, 0)])
+            .count();
+        assert_eq!(inside, 18);
+        assert_eq!(score(0.0, -2.0, 1.0, -1.0), 0.5);
+        assert_eq!(score(0.0, -2.0, 1.0, 3.0), 3.0);
+    }
+}
