@@ -15,7 +15,7 @@ from . import _gaussmix, datasets
 from ._bayesian import BayesianGaussianMixture
 from ._compat import HAVE_SKLEARN, ConvergenceWarning, NotFittedError
 from ._conditional import ConditionalMixture
-from ._forecast import BUILTIN_PRESETS, builtin_series, forecast
+from ._forecast import BUILTIN_PRESETS, builtin_series, forecast, interpolate
 from ._mixture import (
     DENSE_LIMIT_BYTES,
     DenseTooLargeError,
@@ -41,6 +41,7 @@ __all__ = [
     "datasets",
     "devices",
     "forecast",
+    "interpolate",
     "from_sklearn",
     "load",
     "HAVE_SKLEARN",

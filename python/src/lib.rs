@@ -1114,6 +1114,51 @@ fn forecast<'py>(
     Ok((report, arrays))
 }
 
+/// Runs the CLI's `interpolate` on `series` (NaN = missing); returns the JSON report (text)
+/// and the filled values with their interval ends.
+#[pyfunction]
+#[pyo3(signature = (
+    series, window=8, n_components=4, covariance_type="full", level=0.9, seed=0, n_init=3,
+    reg_covar=1e-4
+))]
+#[allow(clippy::too_many_arguments)]
+fn interpolate<'py>(
+    py: Python<'py>,
+    series: Vec<f64>,
+    window: usize,
+    n_components: usize,
+    covariance_type: &str,
+    level: f64,
+    seed: u64,
+    n_init: usize,
+    reg_covar: f64,
+) -> PyResult<(String, Bound<'py, PyDict>)> {
+    let config = gaussmix::forecast::InterpolateConfig {
+        window,
+        n_components,
+        covariance_type: parse(covariance_type)?,
+        level,
+        seed,
+        n_init,
+        reg_covar,
+        ..gaussmix::forecast::InterpolateConfig::default()
+    };
+    let filled = py
+        .detach(|| gaussmix::forecast::interpolate(&series, &config))
+        .map_err(py_err)?;
+    let report = serde_json::to_string(&filled.report_json(&config))
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    let arrays = PyDict::new(py);
+    for (name, v) in [
+        ("value", &filled.filled),
+        ("lower", &filled.lower),
+        ("upper", &filled.upper),
+    ] {
+        arrays.set_item(name, v.clone().into_pyarray(py))?;
+    }
+    Ok((report, arrays))
+}
+
 /// An embedded series: `santafe` or `sunspots`.
 #[pyfunction]
 fn builtin_series(name: &str) -> PyResult<Vec<f64>> {
@@ -1191,6 +1236,7 @@ fn _gaussmix(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(model_from_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(forecast, m)?)?;
+    m.add_function(wrap_pyfunction!(interpolate, m)?)?;
     m.add_function(wrap_pyfunction!(builtin_series, m)?)?;
     m.add_function(wrap_pyfunction!(devices, m)?)?;
     m.add_function(wrap_pyfunction!(olivetti_faces, m)?)?;

@@ -373,6 +373,30 @@ def test_forecast_chooses_what_is_not_given_as_the_cli_does(cli, tmp_path):
     assert ours["interval_calibrated"] is True
 
 
+def test_interpolate_gives_the_cli_figures_and_beats_linear_on_a_smooth_signal(cli, tmp_path):
+    t = np.arange(600.0)
+    truth = np.sin(2 * np.pi * t / 17) + 0.5 * np.sin(2 * np.pi * t / 6.3)
+    y = truth.copy()
+    for start in range(15, 590, 23):
+        y[start:start + 3] = np.nan
+    ours = gaussmix.interpolate(y)
+    gap = np.isnan(y)
+    assert np.isfinite(ours["value"]).all()
+    assert np.array_equal(ours["value"][~gap], y[~gap])
+    linear = np.interp(t, t[~gap], y[~gap])
+    err = lambda f: np.sqrt(np.mean((f[gap] - truth[gap]) ** 2))
+    assert err(ours["value"]) < 0.5 * err(linear)
+    series = tmp_path / "g.txt"
+    series.write_text("\n".join("nan" if np.isnan(v) else repr(float(v)) for v in y) + "\n")
+    report = tmp_path / "r.json"
+    subprocess.run([cli, "interpolate", str(series), "-o", str(tmp_path / "f.csv"), "--report",
+                    str(report)], check=True, capture_output=True)
+    theirs = json.loads(report.read_text())
+    assert {k: ours[k] for k in theirs} == theirs
+    with pytest.raises(ValueError, match="every value of the series is missing"):
+        gaussmix.interpolate(np.full(20, np.nan))
+
+
 def test_forecast_errors():
     with pytest.raises(ValueError, match="window"):
         gaussmix.forecast(np.arange(10.0), window=20)

@@ -13,6 +13,7 @@ pub(crate) mod fit;
 pub(crate) mod forecast;
 pub(crate) mod impute;
 pub(crate) mod info;
+pub(crate) mod interpolate;
 pub(crate) mod predict;
 pub(crate) mod sample;
 pub(crate) mod score;
@@ -52,6 +53,8 @@ pub enum Command {
     Forecast(forecast::Args),
     /// Fill missing (NaN) entries with their conditional mean.
     Impute(impute::Args),
+    /// Fill the gaps of a time series from a mixture over its windows.
+    Interpolate(interpolate::Args),
 }
 
 /// Runs a parsed command line.
@@ -69,5 +72,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Faces(a) => faces::run(a),
         Command::Forecast(a) => forecast::run(a),
         Command::Impute(a) => impute::run(a),
+        Command::Interpolate(a) => interpolate::run(a),
     }
 }

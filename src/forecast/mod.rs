@@ -22,6 +22,7 @@
 //! the same window fitted by least squares ([`baseline`]).
 
 pub mod baseline;
+pub mod interpolate;
 #[cfg(feature = "cli")]
 pub mod plot;
 pub mod select;
@@ -37,8 +38,9 @@ use crate::covariance::CovarianceType;
 use crate::error::{GmmError, Result};
 
 pub use baseline::LinearAr;
+pub use interpolate::{interpolate, InterpolateConfig, Interpolation};
 pub use select::{Candidate, Validation};
-pub use series::{parse_series, Builtin};
+pub use series::{parse_series, parse_series_with_gaps, Builtin};
 pub use window::{Transform, WindowModel};
 
 /// The numbers of components cross-validation chooses among when K is not given (K = 1 is

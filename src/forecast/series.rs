@@ -52,15 +52,33 @@ fn fields(line: &str) -> Vec<String> {
         .collect()
 }
 
-fn parse_value(field: &str, line_no: usize, source: &str) -> Result<f64> {
+/// Whether `field` marks a missing value: empty, `nan`, `NA` or `null`, in any case.
+fn is_gap(field: &str) -> bool {
+    field.is_empty() || ["nan", "na", "null"].contains(&field.to_ascii_lowercase().as_str())
+}
+
+fn parse_value(field: &str, line_no: usize, source: &str, gaps: bool) -> Result<f64> {
+    if gaps && is_gap(field) {
+        return Ok(f64::NAN);
+    }
     let v: f64 = field.parse().map_err(|_| {
         GmmError::InvalidData(format!(
-            "{source}, line {line_no}: '{field}' is not a number; a series must be complete (fill or drop gaps first)"
+            "{source}, line {line_no}: '{field}' is not a number; {}",
+            if gaps {
+                "mark a missing value with nan, NA or an empty field"
+            } else {
+                "a series must be complete here (gaussmix interpolate fills gaps)"
+            }
         ))
     })?;
     if !v.is_finite() {
         return Err(GmmError::InvalidData(format!(
-            "{source}, line {line_no}: value {v} is not finite; a series must be complete (fill or drop gaps first)"
+            "{source}, line {line_no}: value {v} is not finite; {}",
+            if gaps {
+                "mark a missing value with nan, NA or an empty field"
+            } else {
+                "a series must be complete here (gaussmix interpolate fills gaps)"
+            }
         )));
     }
     Ok(v)
@@ -69,12 +87,36 @@ fn parse_value(field: &str, line_no: usize, source: &str) -> Result<f64> {
 /// Parses a series from `text` (`source` names it in errors). Without `column`, every
 /// non-empty line holds one value (a single non-numeric first line is taken as a header);
 /// with `column`, the first non-empty line is a CSV header and the values are that column.
+/// Every value must be a finite number; [`parse_series_with_gaps`] takes missing ones.
 pub fn parse_series(text: &str, column: Option<&str>, source: &str) -> Result<Vec<f64>> {
-    let mut lines = text
+    parse(text, column, source, false)
+}
+
+/// [`parse_series`] with gaps: `nan`, `NA`, `null` or an empty field (or, in a one-column
+/// file, an empty line between values) is a missing value, NaN.
+pub fn parse_series_with_gaps(text: &str, column: Option<&str>, source: &str) -> Result<Vec<f64>> {
+    parse(text, column, source, true)
+}
+
+fn parse(text: &str, column: Option<&str>, source: &str, gaps: bool) -> Result<Vec<f64>> {
+    let numbered: Vec<(usize, &str)> = text
         .lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+        .filter(|(_, l)| !l.starts_with('#'))
+        .collect();
+    // Empty lines are gaps only between values of a one-column file with gaps.
+    let keep_empty = gaps && column.is_none();
+    let first = numbered.iter().position(|(_, l)| !l.is_empty());
+    let last = numbered.iter().rposition(|(_, l)| !l.is_empty());
+    let body = match (first, last) {
+        (Some(a), Some(b)) => &numbered[a..=b],
+        _ => &numbered[..0],
+    };
+    let mut lines = body
+        .iter()
+        .copied()
+        .filter(|(_, l)| keep_empty || !l.is_empty());
     let mut values = Vec::new();
     match column {
         Some(name) => {
@@ -99,7 +141,7 @@ pub fn parse_series(text: &str, column: Option<&str>, source: &str) -> Result<Ve
                         col + 1
                     ))
                 })?;
-                values.push(parse_value(field, line_no, source)?);
+                values.push(parse_value(field, line_no, source, gaps)?);
             }
         }
         None => {
@@ -111,10 +153,10 @@ pub fn parse_series(text: &str, column: Option<&str>, source: &str) -> Result<Ve
                         f.len()
                     )));
                 }
-                if idx == 0 && f[0].parse::<f64>().is_err() {
+                if idx == 0 && !is_gap(&f[0]) && f[0].parse::<f64>().is_err() {
                     continue; // a one-column header
                 }
-                values.push(parse_value(&f[0], line_no, source)?);
+                values.push(parse_value(&f[0], line_no, source, gaps)?);
             }
         }
     }

@@ -592,3 +592,150 @@ fn a_linear_trend_plus_noise_is_forecast_without_bias() {
     let coverage = run.interval_coverage();
     assert!(coverage > 0.8 && coverage < 0.97, "coverage {coverage}");
 }
+
+/// A smooth nonlinear signal (two sines and a little noise) with gaps of 2–4 values.
+fn gappy_signal() -> (Vec<f64>, Vec<f64>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let truth: Vec<f64> = (0..800)
+        .map(|t| {
+            let t = t as f64;
+            (2.0 * std::f64::consts::PI * t / 17.0).sin()
+                + 0.5 * (2.0 * std::f64::consts::PI * t / 6.3).sin()
+                + 0.03 * (rng.random::<f64>() - 0.5)
+        })
+        .collect();
+    let mut y = truth.clone();
+    let mut t = 10;
+    while t < 790 {
+        if rng.random::<f64>() < 0.04 {
+            let len = rng.random_range(2..=4);
+            for v in &mut y[t..t + len] {
+                *v = f64::NAN;
+            }
+            t += len + 3;
+        }
+        t += 1;
+    }
+    (truth, y)
+}
+
+#[test]
+fn gaps_in_a_smooth_nonlinear_signal_are_filled_better_than_by_linear_interpolation() {
+    use gaussmix::forecast::interpolate::linear_interpolation;
+    use gaussmix::forecast::{interpolate, InterpolateConfig};
+    let (truth, y) = gappy_signal();
+    let missing: Vec<usize> = (0..y.len()).filter(|&i| y[i].is_nan()).collect();
+    assert!(missing.len() > 50);
+    let filled = interpolate(&y, &InterpolateConfig::default()).unwrap();
+    let lin = linear_interpolation(&y).unwrap();
+    let rmse = |g: &[f64]| {
+        (missing
+            .iter()
+            .map(|&i| (g[i] - truth[i]).powi(2))
+            .sum::<f64>()
+            / missing.len() as f64)
+            .sqrt()
+    };
+    let (mixture, linear) = (rmse(&filled.filled), rmse(&lin));
+    assert!(mixture < 0.5 * linear, "mixture {mixture}, linear {linear}");
+    // observed values are kept; the intervals cover most of the true values
+    for (v, f) in y.iter().zip(&filled.filled) {
+        if !v.is_nan() {
+            assert_eq!(f, v);
+        }
+    }
+    let inside = missing
+        .iter()
+        .filter(|&&i| filled.lower[i] <= truth[i] && truth[i] <= filled.upper[i])
+        .count() as f64
+        / missing.len() as f64;
+    assert!(inside > 0.7, "coverage {inside}");
+    // and the self-check on hidden observed values says the same
+    assert!(filled.check.n_hidden > 0);
+    assert!(filled.check.rmse_mixture < filled.check.rmse_linear);
+}
+
+#[test]
+fn gaps_are_read_and_bad_gappy_input_is_a_clear_error() {
+    use gaussmix::forecast::{interpolate, parse_series_with_gaps, InterpolateConfig};
+    let v = parse_series_with_gaps("1\nnan\n\nNA\n5\n\n", None, "s").unwrap();
+    assert_eq!(v.len(), 5);
+    assert!(v[1].is_nan() && v[2].is_nan() && v[3].is_nan() && v[4] == 5.0);
+    let v = parse_series_with_gaps("t,x\n0,1\n1,\n2,null\n3,4\n", Some("x"), "s").unwrap();
+    assert!(v[1].is_nan() && v[2].is_nan() && v[3] == 4.0);
+    let e = parse_series_with_gaps("1\nabc\n", None, "f.txt")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("line 2") && e.contains("nan, NA"), "{e}");
+    // forecasting says where gaps are filled
+    let e = parse_series("1\nnan\n", None, "f.txt")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("interpolate"), "{e}");
+    let c = InterpolateConfig::default();
+    let e = interpolate(&[f64::NAN; 20], &c).unwrap_err().to_string();
+    assert!(e.contains("every value of the series is missing"), "{e}");
+    let e = interpolate(&[1.0, f64::NAN, 3.0], &c)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("longer than the series (3 values)"), "{e}");
+    let (_, mut y) = gappy_signal();
+    for v in &mut y[100..130] {
+        *v = f64::NAN;
+    }
+    let e = interpolate(&y, &c).unwrap_err().to_string();
+    assert!(
+        e.contains("the gap at values 100..") && e.contains("use a window longer than the gap"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_command_line_fills_a_series_one_row_per_time_step() {
+    let (_, y) = gappy_signal();
+    let dir = tempfile::tempdir().unwrap();
+    let series = dir.path().join("g.csv");
+    let mut text = String::from("t,level\n");
+    for (i, v) in y.iter().enumerate() {
+        if v.is_nan() {
+            text.push_str(&format!("{i},NA\n"));
+        } else {
+            text.push_str(&format!("{i},{v}\n"));
+        }
+    }
+    std::fs::write(&series, text).unwrap();
+    let out = dir.path().join("filled.csv");
+    let report = dir.path().join("r.json");
+    let done = gaussmix(&[
+        "interpolate",
+        s(&series),
+        "--column",
+        "level",
+        "-o",
+        s(&out),
+        "--report",
+        s(&report),
+    ]);
+    assert_success(&done);
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(stdout.contains("linear interpolation"), "{stdout}");
+    let filled = std::fs::read_to_string(&out).unwrap();
+    let mut lines = filled.lines();
+    assert_eq!(lines.next(), Some("index,value,lower,upper,observed"));
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    assert_eq!(rows.len(), y.len());
+    for (i, r) in rows.iter().enumerate() {
+        let v: f64 = r[1].parse().unwrap();
+        assert!(v.is_finite());
+        assert_eq!(r[4], if y[i].is_nan() { "0" } else { "1" });
+    }
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(
+        json["n_missing"].as_u64().unwrap() as usize,
+        y.iter().filter(|v| v.is_nan()).count()
+    );
+    assert!(json["check"]["rmse_linear_interpolation"].as_f64().unwrap() > 0.0);
+}
