@@ -289,19 +289,8 @@ impl<'a> Samples<'a> {
     /// a row-major buffer holds), with the checks of [`Samples::new`]. The CPU engine uses
     /// this matrix as it is, without a transposed copy.
     pub fn from_columns(xt: DMatrix<f64>) -> Result<Samples<'static>> {
-        let (d, n) = xt.shape();
-        check_dims(n, d)?;
-        check_finite_columns(&xt)?;
-        Ok(Samples {
-            data: Data::Columns {
-                xt: Arc::new(xt),
-                rows: OnceLock::new(),
-            },
-            n,
-            d,
-            missing: false,
-            weights: None,
-        })
+        check_dims(xt.ncols(), xt.nrows())?;
+        Self::chunk_columns(xt)
     }
 
     /// Rows read from `source` in chunks of `chunk_rows` (≥ 1) every pass, never all in
