@@ -228,6 +228,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if !run.outside_training.is_empty() {
+        println!(
+            "warning: the past of {} of {} test forecasts ({:.0}%, the first at index {}) lies outside the training windows (lower density than any of them): those forecasts extrapolate",
+            run.outside_training.len(),
+            run.n_test(),
+            100.0 * run.outside_training.len() as f64 / run.n_test().max(1) as f64,
+            run.outside_training[0]
+        );
+    }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the output directory {}", dir.display()))?;

@@ -300,6 +300,10 @@ pub struct ForecastRun {
     pub validation: Validation,
     /// The conformal factor of each horizon step's intervals (1 without calibration).
     pub interval_scales: Vec<f64>,
+    /// Test origins whose past lies outside what the model was trained on: its marginal
+    /// log-density is below every training window's (a level never seen, say). Their
+    /// forecasts extrapolate.
+    pub outside_training: Vec<usize>,
     /// True future values, n_test × H.
     pub truth: DMatrix<f64>,
     /// Mixture point forecasts (conditional means), n_test × H.
@@ -402,6 +406,11 @@ impl ForecastRun {
             "interval_coverage_by_horizon": self.interval_coverage_by_horizon(),
             "interval_calibrated": self.config.calibrate,
             "interval_scales": self.interval_scales,
+            "inputs_outside_training": {
+                "count": self.outside_training.len(),
+                "fraction": self.outside_training.len() as f64 / self.n_test().max(1) as f64,
+                "origins": self.outside_training,
+            },
             "seed": self.config.seed,
         })
     }
@@ -572,6 +581,12 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         vec![1.0; config.horizon]
     };
     select::apply_scales(&mut forecasts, &interval_scales);
+    let mut outside_training = Vec::new();
+    for &t in &origins {
+        if model.past_log_density(&y[t + 1 - config.window..=t])? < model.min_train_log_density {
+            outside_training.push(t);
+        }
+    }
     let MixtureForecasts {
         point: gmm,
         lower,
@@ -599,6 +614,7 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         chosen,
         validation,
         interval_scales,
+        outside_training,
         gmm,
         lower,
         upper,

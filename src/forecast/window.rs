@@ -219,6 +219,9 @@ pub struct WindowModel {
     pub model: GaussianMixture,
     /// Number of training windows.
     pub n_windows: usize,
+    /// The lowest marginal log-density of a training window's past features: a forecast
+    /// input below it lies outside what the model was trained on.
+    pub min_train_log_density: f64,
     conditioner: PatternConditioner,
 }
 
@@ -261,14 +264,35 @@ impl WindowModel {
         let p = transform.n_past(window);
         let observed: Vec<usize> = (0..p).collect();
         let conditioner = PatternConditioner::new(model.params(), &observed)?;
+        let mut min_train_log_density = f64::INFINITY;
+        for r in 0..x.nrows() {
+            let past: Vec<f64> = (0..p).map(|j| x[(r, j)]).collect();
+            min_train_log_density = min_train_log_density.min(conditioner.weights(&past)?.1);
+        }
         Ok(WindowModel {
             encoding,
             window,
             horizon,
             model,
             n_windows,
+            min_train_log_density,
             conditioner,
         })
+    }
+
+    /// The marginal log-density of the features of the last `W` values under the mixture.
+    pub fn past_log_density(&self, past: &[f64]) -> Result<f64> {
+        if past.len() != self.window {
+            return Err(GmmError::InvalidData(format!(
+                "{} past values given for a window of {}",
+                past.len(),
+                self.window
+            )));
+        }
+        Ok(self
+            .conditioner
+            .weights(&self.encoding.past_features(past))?
+            .1)
     }
 
     /// The conditional mixture of the next `H` levels given the last `W` values (oldest first).

@@ -96,6 +96,22 @@ fn window_norm_and_diff_follow_a_trend_that_none_cannot() {
         .collect();
     let rmse = |t| {
         let run = forecast::run(&y, &config(6, 2, 2, t)).unwrap();
+        if t == Transform::None {
+            // every test input is above the training levels, and the run says so
+            assert!(
+                run.outside_training.len() * 10 >= run.n_test() * 9,
+                "{} of {}",
+                run.outside_training.len(),
+                run.n_test()
+            );
+            let r = run.report_json();
+            assert_eq!(
+                r["inputs_outside_training"]["count"].as_u64().unwrap() as usize,
+                run.outside_training.len()
+            );
+        } else {
+            assert!(run.outside_training.len() * 10 < run.n_test(), "{t}");
+        }
         Errors::of(&run.gmm, &run.truth).rmse
     };
     let (none, diff, norm) = (
