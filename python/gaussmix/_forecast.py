@@ -40,6 +40,7 @@ def forecast(
     validation_fraction: float = 0.3,
     n_folds: int = 3,
     calibrate: bool = True,
+    period: Optional[int] = None,
     n_paths: int = 200,
     reg_covar: float = 1e-4,
     return_forecasts: bool = False,
@@ -68,7 +69,7 @@ def forecast(
         Covariance structure; by default chosen between 'full' and 'diag' the same way.
     test_fraction : float, default=0.2
         Fraction of the series, at its end, held out as the test part.
-    transform : {'auto', 'none', 'diff', 'window-norm'}, default='auto'
+    transform : {'auto', 'none', 'diff', 'window-norm', 'seasonal'}, default='auto'
         Transform of the windows; 'auto' picks the one with the lowest cross-validated RMSE.
     iterated : bool, default=False
         Iterated one-step forecasts instead of direct ``horizon``-step ones.
@@ -85,6 +86,10 @@ def forecast(
         Cross-validation folds.
     calibrate : bool, default=True
         Calibrate the intervals on the folds (split-conformal, per horizon step).
+    period : int, optional
+        The seasonal period; by default detected from the training part's autocorrelation.
+        With one, seasonal differencing is among the transforms ('seasonal') and the
+        report has the seasonal-naive baseline.
     n_paths : int, default=200
         Simulated paths per origin for the intervals of iterated forecasts.
     reg_covar : float, default=1e-4
@@ -131,6 +136,7 @@ def forecast(
         validation_fraction=float(validation_fraction),
         n_folds=int(n_folds),
         calibrate=bool(calibrate),
+        period=None if period is None else int(period),
         transform=transform,
         iterated=bool(iterated),
         level=float(level),

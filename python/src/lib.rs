@@ -1039,8 +1039,8 @@ fn fit(
 #[pyfunction]
 #[pyo3(signature = (
     series, window=10, horizon=1, n_components=None, covariance_type=None, test_fraction=0.2,
-    validation_fraction=0.3, n_folds=3, calibrate=true, transform="auto", iterated=false,
-    level=0.9, n_paths=200, seed=0, n_init=3, reg_covar=1e-4
+    validation_fraction=0.3, n_folds=3, calibrate=true, period=None, transform="auto",
+    iterated=false, level=0.9, n_paths=200, seed=0, n_init=3, reg_covar=1e-4
 ))]
 #[allow(clippy::too_many_arguments)]
 fn forecast<'py>(
@@ -1054,6 +1054,7 @@ fn forecast<'py>(
     validation_fraction: f64,
     n_folds: usize,
     calibrate: bool,
+    period: Option<usize>,
     transform: &str,
     iterated: bool,
     level: f64,
@@ -1070,6 +1071,7 @@ fn forecast<'py>(
         validation_fraction,
         n_folds,
         calibrate,
+        period,
         transform: parse::<TransformChoice>(transform)?,
         iterated,
         level,

@@ -49,6 +49,11 @@ pub struct Args {
     /// Cross-validation folds.
     #[arg(long, default_value_t = 3)]
     pub n_folds: usize,
+    /// The seasonal period (default: detected from the training part's autocorrelation, if
+    /// it has a clear one). With a period, seasonal differencing is among the transforms
+    /// and the seasonal-naive baseline is reported.
+    #[arg(long)]
+    pub period: Option<usize>,
     /// The mixture's own intervals, without the split-conformal calibration on the folds.
     #[arg(long)]
     pub no_calibrate: bool,
@@ -144,6 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         validation_fraction: args.validation_fraction,
         n_folds: args.n_folds,
         calibrate: !args.no_calibrate,
+        period: args.period,
         transform: args.transform,
         iterated: args.iterated,
         level: args.level,
@@ -191,6 +197,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     println!("applied: {}", run.chosen);
+    match run.period {
+        Some((p, true)) => println!("seasonal period {p} (detected in the training part)"),
+        Some((p, false)) => println!("seasonal period {p} (as given)"),
+        None => println!("no seasonal period (none given, none detected)"),
+    }
     println!(
         "{} training windows, {} test forecasts of {} steps",
         run.n_train_windows,
@@ -198,11 +209,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         config.horizon
     );
     println!("{:<12} {:>12} {:>12}", "method", "RMSE", "MAE");
-    for (label, m) in [
+    let mut methods = vec![
         ("gmm", &run.gmm),
         ("persistence", &run.persistence),
         ("linear AR", &run.ar),
-    ] {
+    ];
+    if let Some(m) = &run.seasonal_naive {
+        methods.push(("seasonal", m));
+    }
+    for (label, m) in methods {
         let e = Errors::of(m, &run.truth);
         println!("{label:<12} {:>12.4} {:>12.4}", e.rmse, e.mae);
     }

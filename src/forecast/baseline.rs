@@ -58,3 +58,53 @@ pub fn persistence(past: &[f64], horizon: usize) -> DVector<f64> {
         *past.last().expect("a window has at least one value"),
     )
 }
+
+/// The seasonal-naive forecast of `y[t + h]` from origin `t`: the latest value a whole number
+/// of periods `p` earlier that is known at `t` (`y[t + h − p·⌈h/p⌉]`).
+pub fn seasonal_naive(y: &[f64], t: usize, h: usize, p: usize) -> f64 {
+    let back = p * h.div_ceil(p);
+    y[t + h - back]
+}
+
+/// The seasonal period of `train`, if it has a clear one: among the local maxima of the
+/// autocorrelation of the linearly detrended values (lags 2 to n/3, at most 400) above 0.3,
+/// the first that reaches 80 % of the highest (so the fundamental, not a multiple of it).
+pub fn detect_period(train: &[f64]) -> Option<usize> {
+    let n = train.len();
+    if n < 8 {
+        return None;
+    }
+    // Detrend by least squares on t.
+    let tm = (n - 1) as f64 / 2.0;
+    let ym = train.iter().sum::<f64>() / n as f64;
+    let (mut sty, mut stt) = (0.0, 0.0);
+    for (t, v) in train.iter().enumerate() {
+        let dt = t as f64 - tm;
+        sty += dt * (v - ym);
+        stt += dt * dt;
+    }
+    let slope = if stt > 0.0 { sty / stt } else { 0.0 };
+    let r: Vec<f64> = train
+        .iter()
+        .enumerate()
+        .map(|(t, v)| v - ym - slope * (t as f64 - tm))
+        .collect();
+    let var: f64 = r.iter().map(|v| v * v).sum();
+    if var <= 0.0 {
+        return None;
+    }
+    let max_lag = (n / 3).min(400);
+    let acf = |lag: usize| -> f64 { (lag..n).map(|t| r[t] * r[t - lag]).sum::<f64>() / var };
+    let values: Vec<f64> = (0..=max_lag + 1)
+        .map(|l| if l < n { acf(l) } else { 0.0 })
+        .collect();
+    let peaks: Vec<usize> = (2..=max_lag)
+        .filter(|&l| values[l] > values[l - 1] && values[l] >= values[l + 1] && values[l] > 0.3)
+        .collect();
+    let best = peaks
+        .iter()
+        .map(|&l| values[l])
+        .fold(f64::NEG_INFINITY, f64::max);
+    // The fundamental, not a multiple of it: the first peak nearly as high as the highest.
+    peaks.into_iter().find(|&l| values[l] >= 0.8 * best)
+}

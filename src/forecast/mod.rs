@@ -93,6 +93,10 @@ pub struct ForecastConfig {
     pub candidate_covariances: Vec<CovarianceType>,
     /// Calibrate the intervals on the cross-validation folds (split-conformal, per step).
     pub calibrate: bool,
+    /// The seasonal period (≥ 2), if known; `None`: detected from the training part's
+    /// autocorrelation ([`baseline::detect_period`]), if it has one. With a period, `auto`
+    /// also tries seasonal differencing and the seasonal-naive baseline is reported.
+    pub period: Option<usize>,
     /// The transform.
     pub transform: TransformChoice,
     /// Iterated one-step forecasts instead of direct H-step ones.
@@ -122,6 +126,7 @@ impl Default for ForecastConfig {
             candidate_components: Vec::new(),
             candidate_covariances: Vec::new(),
             calibrate: true,
+            period: None,
             transform: TransformChoice::Auto,
             iterated: false,
             level: 0.9,
@@ -214,6 +219,17 @@ impl ForecastConfig {
                 self.n_paths,
                 "iterated intervals need at least 2 simulated paths",
             ));
+        }
+        if let Some(p) = self.period {
+            if p < 2 || p >= n {
+                return Err(GmmError::param(
+                    "period",
+                    p,
+                    format!(
+                        "a seasonal period must be at least 2 and shorter than the series ({n} values)"
+                    ),
+                ));
+            }
         }
         if self.window + self.horizon > n {
             return Err(GmmError::param(
@@ -316,6 +332,10 @@ pub struct ForecastRun {
     pub persistence: DMatrix<f64>,
     /// Linear AR forecasts, n_test × H.
     pub ar: DMatrix<f64>,
+    /// The seasonal period used (given or detected), if any, and whether it was detected.
+    pub period: Option<(usize, bool)>,
+    /// Seasonal-naive forecasts (the value one period earlier), n_test × H, with a period.
+    pub seasonal_naive: Option<DMatrix<f64>>,
     /// The settings.
     pub config: ForecastConfig,
 }
@@ -383,6 +403,9 @@ impl ForecastRun {
             "gmm": method(&self.gmm),
             "persistence": method(&self.persistence),
             "ar": method(&self.ar),
+            "seasonal_naive": self.seasonal_naive.as_ref().map(method),
+            "period": self.period.map(|(p, _)| p),
+            "period_detected": self.period.is_some_and(|(_, d)| d),
             "window": self.config.window,
             "horizon": self.config.horizon,
             "n_components": self.chosen.n_components,
@@ -563,11 +586,29 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         ));
     }
     let train = &y[..n_train];
+    let period = match config.period {
+        Some(p) => Some((p, false)),
+        None => baseline::detect_period(train).map(|p| (p, true)),
+    };
     let fixed = match config.transform {
+        TransformChoice::Fixed(Transform::Seasonal(0)) => match period {
+            Some((p, _)) => Some(Transform::Seasonal(p)),
+            None => {
+                return Err(GmmError::param(
+                    "transform",
+                    "seasonal",
+                    "no seasonal period was given or found in the training part; give period=P (--period P)",
+                ))
+            }
+        },
         TransformChoice::Fixed(t) => Some(t),
         TransformChoice::Auto => None,
     };
-    let (chosen, validation, folds) = select::select(train, config, fixed)?;
+    let with_period = ForecastConfig {
+        period: period.map(|(p, _)| p),
+        ..config.clone()
+    };
+    let (chosen, validation, folds) = select::select(train, &with_period, fixed)?;
     let transform = chosen.transform;
     let applied = ForecastConfig {
         n_components: chosen.n_components,
@@ -604,7 +645,14 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         ar.row_mut(i)
             .copy_from(&ar_model.forecast(past).transpose());
     }
+    let seasonal_naive = period.map(|(p, _)| {
+        DMatrix::from_fn(origins.len(), config.horizon, |i, h| {
+            baseline::seasonal_naive(y, origins[i], h + 1, p)
+        })
+    });
     Ok(ForecastRun {
+        period,
+        seasonal_naive,
         series: y.to_vec(),
         n_train_points: n_train,
         n_train_windows: model.n_windows,

@@ -137,7 +137,13 @@ pub fn cross_validate(
 pub fn candidates(config: &ForecastConfig, fixed: Option<Transform>) -> Vec<Candidate> {
     let transforms: Vec<Transform> = match fixed {
         Some(t) => vec![t],
-        None => Transform::ALL.to_vec(),
+        None => {
+            let mut all = Transform::ALL.to_vec();
+            if let Some(p) = config.period {
+                all.push(Transform::Seasonal(p));
+            }
+            all
+        }
     };
     let ks = if config.candidate_components.is_empty() {
         vec![config.n_components]

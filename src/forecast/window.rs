@@ -9,10 +9,11 @@
 //! | `none`        | `(y − c)/s` for the W past values        | `(y_{t+h} − c)/s`            | `c + s·z`                       |
 //! | `diff`        | the W−1 differences inside the past      | `(y_{t+h} − y_{t+h−1})/s`    | `y_t + s·Σ_{j≤h} z_j`           |
 //! | `window-norm` | `(y_{t−j} − y_t)/s`, j = W−1..1 (W−1)    | `(y_{t+h} − y_t)/s`          | `y_t + s·z`                     |
+//! | `seasonal` (period p ≤ W − 1) | the W−p differences `y_j − y_{j−p}` inside the past | `(y_{t+h} − y_{t+h−p})/s` | `y_{t+h−mp} + s·Σ_{k<m} z_{h−kp}` |
 //!
 //! `c` is the mean and `s` the standard deviation of the training values for `none`; for the
-//! relative transforms `s` is the standard deviation of the training differences (so every
-//! transform hands EM numbers of order one). All three see the same W past values, so they
+//! relative transforms `s` is the standard deviation of the training differences (at lag p
+//! for `seasonal`; so every transform hands EM numbers of order one). All three see the same W past values, so they
 //! compare fairly. Back-transforms are affine, so a conditional mixture over features maps
 //! exactly to a conditional mixture over future levels.
 
@@ -35,10 +36,13 @@ pub enum Transform {
     Diff,
     /// Values relative to the last known value of the window.
     WindowNorm,
+    /// Differences at lag `p` (a season); 0 stands for "the series' period" until it is known.
+    Seasonal(usize),
 }
 
 impl Transform {
-    /// Every transform, in the order `auto` tries them.
+    /// Every transform without a period, in the order `auto` tries them (with a known period
+    /// `auto` tries `Seasonal(p)` too).
     pub const ALL: [Transform; 3] = [Transform::None, Transform::Diff, Transform::WindowNorm];
 
     /// The command-line name.
@@ -47,6 +51,7 @@ impl Transform {
             Transform::None => "none",
             Transform::Diff => "diff",
             Transform::WindowNorm => "window-norm",
+            Transform::Seasonal(_) => "seasonal",
         }
     }
 
@@ -55,6 +60,7 @@ impl Transform {
         match self {
             Transform::None => w,
             Transform::Diff | Transform::WindowNorm => w - 1,
+            Transform::Seasonal(p) => w.saturating_sub(p),
         }
     }
 
@@ -63,13 +69,17 @@ impl Transform {
         match self {
             Transform::None => 1,
             Transform::Diff | Transform::WindowNorm => 2,
+            Transform::Seasonal(p) => p + 1,
         }
     }
 }
 
 impl fmt::Display for Transform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        match self {
+            Transform::Seasonal(p) if *p > 0 => write!(f, "seasonal({p})"),
+            _ => f.write_str(self.as_str()),
+        }
     }
 }
 
@@ -80,10 +90,11 @@ impl FromStr for Transform {
             "none" => Ok(Transform::None),
             "diff" => Ok(Transform::Diff),
             "window-norm" | "window_norm" => Ok(Transform::WindowNorm),
+            "seasonal" => Ok(Transform::Seasonal(0)),
             other => Err(GmmError::param(
                 "transform",
                 other,
-                "use auto, none, diff or window-norm",
+                "use auto, none, diff, window-norm or seasonal (with the series' period)",
             )),
         }
     }
@@ -116,6 +127,10 @@ impl Encoding {
                 let (_, sd) = mean_sd(train.windows(2).map(|p| p[1] - p[0]));
                 (0.0, sd)
             }
+            Transform::Seasonal(p) => {
+                let (_, sd) = mean_sd(train.windows(p + 1).map(|w| w[p] - w[0]));
+                (0.0, sd)
+            }
         };
         Encoding {
             transform,
@@ -139,13 +154,31 @@ impl Encoding {
                 .iter()
                 .map(|v| (v - last) / s)
                 .collect(),
+            Transform::Seasonal(p) => (p..past.len())
+                .map(|j| (past[j] - past[j - p]) / s)
+                .collect(),
         }
     }
 
-    /// Features of the future values given the last known value.
-    pub fn future_features(&self, last: f64, future: &[f64]) -> Vec<f64> {
+    /// Features of the future values given the known past (oldest first).
+    pub fn future_features(&self, past: &[f64], future: &[f64]) -> Vec<f64> {
         let s = self.scale;
+        let last = *past.last().expect("a window has at least one value");
         match self.transform {
+            Transform::Seasonal(p) => {
+                let w = past.len();
+                // y_{t+h−p}: in the past for h ≤ p, else an earlier future value.
+                let at = |i: isize| -> f64 {
+                    if i < 0 {
+                        past[(w as isize + i) as usize]
+                    } else {
+                        future[i as usize]
+                    }
+                };
+                (0..future.len())
+                    .map(|h| (future[h] - at(h as isize - p as isize)) / s)
+                    .collect()
+            }
             Transform::None => future.iter().map(|v| (v - self.centre) / s).collect(),
             Transform::Diff => {
                 let mut prev = last;
@@ -162,10 +195,28 @@ impl Encoding {
         }
     }
 
-    /// The affine map (offset, matrix) from `h` future features to future levels.
-    pub fn to_levels(&self, last: f64, h: usize) -> (DVector<f64>, DMatrix<f64>) {
+    /// The affine map (offset, matrix) from `h` future features to future levels, given the
+    /// known past (oldest first).
+    pub fn to_levels(&self, past: &[f64], h: usize) -> (DVector<f64>, DMatrix<f64>) {
         let s = self.scale;
+        let last = *past.last().expect("a window has at least one value");
         match self.transform {
+            Transform::Seasonal(p) => {
+                // y_{t+1+i} = s·z_i + y_{t+1+i−p}, unrolled down to a known value.
+                let w = past.len() as isize;
+                let mut offset = DVector::zeros(h);
+                let mut map = DMatrix::zeros(h, h);
+                for i in 0..h as isize {
+                    let mut j = i;
+                    while j >= 0 {
+                        map[(i as usize, j as usize)] = s;
+                        j -= p as isize;
+                    }
+                    // j is now in −p..0: the known value y_{t+1+j}.
+                    offset[i as usize] = past[(w + j) as usize];
+                }
+                (offset, map)
+            }
             Transform::None => (
                 DVector::from_element(h, self.centre),
                 DMatrix::identity(h, h) * s,
@@ -199,7 +250,7 @@ pub fn embed(
         .map(|t| {
             let past = &y[t + 1 - window..=t];
             let mut f = encoding.past_features(past);
-            f.extend(encoding.future_features(y[t], &y[t + 1..=t + horizon]));
+            f.extend(encoding.future_features(past, &y[t + 1..=t + horizon]));
             f
         })
         .collect();
@@ -306,9 +357,7 @@ impl WindowModel {
         }
         let features = self.encoding.past_features(past);
         let cond = self.conditioner.condition(&features)?;
-        let (offset, map) = self
-            .encoding
-            .to_levels(*past.last().expect("window ≥ 1"), self.horizon);
+        let (offset, map) = self.encoding.to_levels(past, self.horizon);
         cond.affine(&offset, &map)
     }
 }

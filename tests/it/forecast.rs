@@ -71,14 +71,14 @@ fn transforms_map_back_to_the_original_values_exactly() {
         .map(|t| 3.0 + 0.5 * t as f64 + (t as f64).sin())
         .collect();
     let train = &y[..30];
-    for transform in Transform::ALL {
+    for transform in Transform::ALL.into_iter().chain([Transform::Seasonal(3)]) {
         let enc = Encoding::fit(transform, train);
         let (w, h) = (5, 4);
         let x = embed(&y, &enc, w, h, window_origins(w, h, y.len()));
         let p = transform.n_past(w);
         for (i, t) in window_origins(w, h, y.len()).enumerate() {
             let features: Vec<f64> = (p..p + h).map(|j| x[(i, j)]).collect();
-            let (offset, map) = enc.to_levels(y[t], h);
+            let (offset, map) = enc.to_levels(&y[t + 1 - w..=t], h);
             let back = offset + map * nalgebra::DVector::from_vec(features);
             for j in 0..h {
                 assert!((back[j] - y[t + 1 + j]).abs() < 1e-12, "{transform}");
@@ -129,7 +129,15 @@ fn window_norm_and_diff_follow_a_trend_that_none_cannot() {
     c.transform = TransformChoice::Auto;
     let run = forecast::run(&y, &c).unwrap();
     assert_ne!(run.transform, Transform::None, "{:?}", run.validation);
-    assert_eq!(run.validation.len(), 3);
+    // the three transforms, and seasonal differencing at the sine's period (25), which a
+    // window of 6 cannot use
+    assert_eq!(run.period, Some((25, true)));
+    assert_eq!(run.validation.len(), 4);
+    assert!(run.validation[3]
+        .1
+        .as_ref()
+        .unwrap_err()
+        .contains("at least 26"));
 }
 
 #[test]
@@ -314,7 +322,7 @@ fn the_command_line_writes_the_report_csv_and_plot_and_rejects_bad_arguments() {
         (vec!["--window", "400"], "longer than the series"),
         (
             vec!["--transform", "log"],
-            "use auto, none, diff or window-norm",
+            "use auto, none, diff, window-norm or seasonal",
         ),
     ] {
         let out = gaussmix(&[&["forecast", "--builtin", "sunspots"], &args[..]].concat());
@@ -754,4 +762,92 @@ fn the_command_line_fills_a_series_one_row_per_time_step() {
         y.iter().filter(|v| v.is_nan()).count()
     );
     assert!(json["check"]["rmse_linear_interpolation"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_seasonal_period_is_detected_and_used() {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+    // monthly-like: a yearly cycle on a trend, with noise
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let noise = Normal::new(0.0, 0.2).unwrap();
+    let y: Vec<f64> = (0..480)
+        .map(|t| {
+            0.02 * t as f64
+                + 2.0 * (2.0 * std::f64::consts::PI * t as f64 / 12.0).sin()
+                + noise.sample(&mut rng)
+        })
+        .collect();
+    assert_eq!(forecast::baseline::detect_period(&y[..384]), Some(12));
+    assert_eq!(
+        forecast::baseline::detect_period(&sine(300, 23.0)),
+        Some(23)
+    );
+    let c = ForecastConfig {
+        window: 14,
+        horizon: 3,
+        n_init: 1,
+        ..ForecastConfig::default()
+    };
+    let run = forecast::run(&y, &c).unwrap();
+    assert_eq!(run.period, Some((12, true)));
+    assert!(run
+        .validation
+        .iter()
+        .any(|(cand, r)| cand.transform == Transform::Seasonal(12) && r.is_ok()));
+    let naive = run.seasonal_naive.as_ref().unwrap();
+    // y[t + h − 12] for the first origin
+    let t = run.origins[0];
+    assert_eq!(naive[(0, 0)], y[t + 1 - 12]);
+    let r = run.report_json();
+    assert_eq!(r["period"], 12);
+    assert!(r["seasonal_naive"]["rmse"].as_f64().unwrap() > 0.0);
+    // the mixture beats the seasonal-naive forecast, whose error carries the noise twice
+    let g = Errors::of(&run.gmm, &run.truth).rmse;
+    assert!(g < Errors::of(naive, &run.truth).rmse, "{g}");
+    // seasonal differencing by itself follows the trend and the cycle
+    let mut fixed = c.clone();
+    fixed.transform = TransformChoice::Fixed(Transform::Seasonal(0));
+    let run = forecast::run(&y, &fixed).unwrap();
+    assert_eq!(run.transform, Transform::Seasonal(12));
+    assert!(
+        Errors::of(&run.gmm, &run.truth).rmse < 0.5,
+        "{}",
+        run.chosen
+    );
+}
+
+#[test]
+fn bad_periods_are_clear_errors() {
+    let y = sine(100, 10.0);
+    let mut c = config(4, 1, 1, Transform::None);
+    c.period = Some(150);
+    let e = forecast::run(&y, &c).unwrap_err().to_string();
+    assert!(
+        e.contains("period") && e.contains("shorter than the series (100 values)"),
+        "{e}"
+    );
+    c.period = Some(1);
+    assert!(forecast::run(&y, &c)
+        .unwrap_err()
+        .to_string()
+        .contains("at least 2"));
+    // seasonal differencing without a period in sight
+    let noise: Vec<f64> = {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        (0..200).map(|_| rng.random::<f64>()).collect()
+    };
+    let mut c = config(4, 1, 1, Transform::Seasonal(0));
+    c.period = None;
+    let e = forecast::run(&noise, &c).unwrap_err().to_string();
+    assert!(
+        e.contains("no seasonal period") && e.contains("period"),
+        "{e}"
+    );
+    // a period longer than the window: seasonal differencing says what it needs
+    let mut c = config(4, 1, 1, Transform::Seasonal(0));
+    c.period = Some(10);
+    let e = forecast::run(&y, &c).unwrap_err().to_string();
+    assert!(e.contains("at least 11"), "{e}");
 }
