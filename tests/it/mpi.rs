@@ -136,26 +136,27 @@ mod with_mpi {
         c.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         let mut child = c.spawn().expect("mpirun runs");
-        std::thread::sleep(Duration::from_secs(3));
+        std::thread::sleep(Duration::from_secs(1));
         assert!(
             child.try_wait().unwrap().is_none(),
             "the fit is still running"
         );
-        // rank 2's shard changes under it
+        // rank 2's shard changes under it, again and again until the job ends: a change
+        // made before rank 2 opened the file (a slow start) would go unseen, the next not
         use std::io::Write;
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(dir.path().join("s-2.npy"))
-            .unwrap()
-            .write_all(&[0u8; 64])
-            .unwrap();
         let started = Instant::now();
         while child.try_wait().unwrap().is_none() {
             if started.elapsed() > Duration::from_secs(120) {
                 child.kill().unwrap();
                 panic!("the job did not end after a rank failed");
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(dir.path().join("s-2.npy"))
+                .unwrap()
+                .write_all(&[0u8; 8])
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(200));
         }
         let done = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&done.stderr);
