@@ -123,8 +123,8 @@ def forecast(
             values = np.squeeze(values)
         if values.ndim != 1:
             raise ValueError(f"the series must be 1-D, got shape {np.shape(series)}")
-        if not np.isfinite(values).all():
-            raise ValueError("the series contains NaN or infinity")
+        if np.isinf(values).any():
+            raise ValueError("the series contains infinity; NaN marks a missing value")
     w, h, k, cov = preset
     text, arrays = _gaussmix.forecast(
         [float(v) for v in values],

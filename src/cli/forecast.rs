@@ -13,6 +13,8 @@ use gaussmix::CovarianceType;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The series: text with one value per line, or a CSV with a header (see --column).
+    /// Gaps (nan, NA, null, an empty field) are allowed: windows with gaps train through the
+    /// missing-value EM and forecasts condition on the values a past has.
     #[arg(required_unless_present = "builtin", conflicts_with = "builtin")]
     pub series: Option<PathBuf>,
     /// Use an embedded series instead of a file: santafe (laser, 1000 points) or sunspots
@@ -126,7 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let source = path.display().to_string();
             (
                 name,
-                forecast::parse_series(&text, args.column.as_deref(), &source)?,
+                forecast::parse_series_with_gaps(&text, args.column.as_deref(), &source)?,
             )
         }
         (None, None) => anyhow::bail!("give a series file or --builtin santafe|sunspots"),

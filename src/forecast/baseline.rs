@@ -24,15 +24,31 @@ impl LinearAr {
                 window + 1
             )));
         }
+        // The windows without a gap (all of them for a complete series).
+        let complete: Vec<usize> = origins
+            .clone()
+            .filter(|&t| {
+                train[t + 1 - window..=t + horizon]
+                    .iter()
+                    .all(|v| !v.is_nan())
+            })
+            .collect();
+        let n = complete.len();
+        if n < window + 1 {
+            return Err(GmmError::InvalidData(format!(
+                "only {n} training windows without a gap for a linear AR model with {} coefficients; use a shorter window or a smaller test fraction",
+                window + 1
+            )));
+        }
         let a = DMatrix::from_fn(n, window + 1, |i, j| {
-            let t = origins.start + i;
+            let t = complete[i];
             if j == 0 {
                 1.0
             } else {
                 train[t + 1 - window + (j - 1)]
             }
         });
-        let b = DMatrix::from_fn(n, horizon, |i, h| train[origins.start + i + 1 + h]);
+        let b = DMatrix::from_fn(n, horizon, |i, h| train[complete[i] + 1 + h]);
         let svd = a.svd(true, true);
         let coefficients = svd.solve(&b, 1e-12).map_err(|e| {
             GmmError::InvalidData(format!("least squares for the AR baseline failed: {e}"))
@@ -107,4 +123,26 @@ pub fn detect_period(train: &[f64]) -> Option<usize> {
         .fold(f64::NEG_INFINITY, f64::max);
     // The fundamental, not a multiple of it: the first peak nearly as high as the highest.
     peaks.into_iter().find(|&l| values[l] >= 0.8 * best)
+}
+
+/// The last `w` values of `y` up to `t`, with gaps filled from what is known at `t` only:
+/// linearly between the observed values around a gap, the last observed value after the
+/// last one, the first before the first (NaN when nothing up to `t` is observed).
+pub fn known_past(y: &[f64], t: usize, w: usize) -> Vec<f64> {
+    let start = t + 1 - w;
+    (start..=t)
+        .map(|i| {
+            if !y[i].is_nan() {
+                return y[i];
+            }
+            let before = (0..i).rev().find(|&j| !y[j].is_nan());
+            let after = (i + 1..=t).find(|&j| !y[j].is_nan());
+            match (before, after) {
+                (Some(a), Some(b)) => y[a] + (y[b] - y[a]) * (i - a) as f64 / (b - a) as f64,
+                (Some(a), None) => y[a],
+                (None, Some(b)) => y[b],
+                (None, None) => f64::NAN,
+            }
+        })
+        .collect()
 }

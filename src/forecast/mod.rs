@@ -255,9 +255,14 @@ pub struct Errors {
 }
 
 impl Errors {
-    /// Errors of `forecast` against `truth` (same shape).
+    /// Errors of `forecast` against `truth` (same shape), over the true values that are
+    /// known (a gap in the series is not scored).
     pub fn of(forecast: &DMatrix<f64>, truth: &DMatrix<f64>) -> Self {
-        let diff = forecast - truth;
+        let diff: Vec<f64> = (forecast - truth)
+            .iter()
+            .copied()
+            .filter(|e| !e.is_nan())
+            .collect();
         let n = diff.len().max(1) as f64;
         Errors {
             rmse: (diff.iter().map(|e| e * e).sum::<f64>() / n).sqrt(),
@@ -265,12 +270,16 @@ impl Errors {
         }
     }
 
-    /// RMSE per horizon step (one per column).
+    /// RMSE per horizon step (one per column), over the known true values.
     pub fn rmse_by_horizon(forecast: &DMatrix<f64>, truth: &DMatrix<f64>) -> Vec<f64> {
         (0..truth.ncols())
             .map(|h| {
-                let d = forecast.column(h) - truth.column(h);
-                (d.norm_squared() / d.len().max(1) as f64).sqrt()
+                let d: Vec<f64> = (forecast.column(h) - truth.column(h))
+                    .iter()
+                    .copied()
+                    .filter(|e| !e.is_nan())
+                    .collect();
+                (d.iter().map(|e| e * e).sum::<f64>() / d.len().max(1) as f64).sqrt()
             })
             .collect()
     }
@@ -346,23 +355,24 @@ impl ForecastRun {
         self.origins.len()
     }
 
-    /// Fraction of true values inside the mixture's intervals.
+    /// Fraction of the known true values inside the mixture's intervals.
     pub fn interval_coverage(&self) -> f64 {
+        let known = self.truth.iter().filter(|t| !t.is_nan()).count();
         let inside = self
             .truth
             .iter()
             .zip(self.lower.iter().zip(self.upper.iter()))
             .filter(|(t, (l, u))| *l <= *t && *t <= *u)
             .count();
-        inside as f64 / self.truth.len().max(1) as f64
+        inside as f64 / known.max(1) as f64
     }
 
     /// Fraction of true values inside the intervals, per horizon step.
     pub fn interval_coverage_by_horizon(&self) -> Vec<f64> {
         (0..self.truth.ncols())
             .map(|h| {
-                let n = self.truth.nrows();
-                let inside = (0..n)
+                let n = self.truth.column(h).iter().filter(|t| !t.is_nan()).count();
+                let inside = (0..self.truth.nrows())
                     .filter(|&i| {
                         self.lower[(i, h)] <= self.truth[(i, h)]
                             && self.truth[(i, h)] <= self.upper[(i, h)]
@@ -573,6 +583,17 @@ fn truth_at(y: &[f64], origins: &[usize], horizon: usize) -> DMatrix<f64> {
 /// Splits `y`, fits, forecasts the test part and evaluates the mixture and both baselines.
 pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
     config.validate(y.len())?;
+    if y.iter().any(|v| v.is_infinite()) {
+        return Err(GmmError::InvalidData(
+            "the series holds an infinite value; remove it or mark it missing (NaN)".into(),
+        ));
+    }
+    if y.iter().all(|v| v.is_nan()) {
+        return Err(GmmError::InvalidData(
+            "every value of the series is missing; give a series with observed values".into(),
+        ));
+    }
+    let gaps = y.iter().any(|v| v.is_nan());
     let n = y.len();
     let n_train = ((n as f64) * (1.0 - config.test_fraction)).floor() as usize;
     if n_train < config.window + config.horizon {
@@ -588,6 +609,8 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
     let train = &y[..n_train];
     let period = match config.period {
         Some(p) => Some((p, false)),
+        // (a series with gaps has no autocorrelation to read a period from here)
+        None if gaps => None,
         None => baseline::detect_period(train).map(|p| (p, true)),
     };
     let fixed = match config.transform {
@@ -601,7 +624,16 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
                 ))
             }
         },
+        TransformChoice::Fixed(t) if gaps && t != Transform::None => {
+            return Err(GmmError::param(
+                "transform",
+                t.as_str(),
+                "the series has gaps, and only transform none encodes a window with gaps (the others need its last value and every difference); use transform none or auto, or fill the gaps first (gaussmix interpolate)",
+            ))
+        }
         TransformChoice::Fixed(t) => Some(t),
+        // With gaps, the levels as they are: the one transform a window with gaps has.
+        TransformChoice::Auto if gaps => Some(Transform::None),
         TransformChoice::Auto => None,
     };
     let with_period = ForecastConfig {
@@ -624,7 +656,10 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
     select::apply_scales(&mut forecasts, &interval_scales);
     let mut outside_training = Vec::new();
     for &t in &origins {
-        if model.past_log_density(&y[t + 1 - config.window..=t])? < model.min_train_log_density {
+        if model
+            .past_log_density(&y[t + 1 - config.window..=t])?
+            .is_some_and(|d| d < model.min_train_log_density)
+        {
             outside_training.push(t);
         }
     }
@@ -638,7 +673,9 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
     let mut persistence = DMatrix::zeros(origins.len(), config.horizon);
     let mut ar = DMatrix::zeros(origins.len(), config.horizon);
     for (i, &t) in origins.iter().enumerate() {
-        let past = &y[t + 1 - w..=t];
+        // The baselines need every past value: gaps filled from what is known at t.
+        let filled = baseline::known_past(y, t, w);
+        let past = &filled[..];
         persistence
             .row_mut(i)
             .copy_from(&baseline::persistence(past, config.horizon).transpose());
@@ -647,7 +684,12 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
     }
     let seasonal_naive = period.map(|(p, _)| {
         DMatrix::from_fn(origins.len(), config.horizon, |i, h| {
-            baseline::seasonal_naive(y, origins[i], h + 1, p)
+            baseline::seasonal_naive(
+                &baseline::known_past(y, origins[i], origins[i] + 1),
+                origins[i],
+                h + 1,
+                p,
+            )
         })
     });
     Ok(ForecastRun {

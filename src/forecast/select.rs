@@ -60,8 +60,13 @@ impl FoldForecasts {
         let mut out = Vec::new();
         for (f, t) in self.forecasts.iter().zip(&self.truth) {
             for i in 0..t.nrows() {
-                let row = f.point.row(i) - t.row(i);
-                out.push(row.norm_squared() / t.ncols().max(1) as f64);
+                // Over the known true values (every candidate has the same gaps).
+                let d: Vec<f64> = (f.point.row(i) - t.row(i))
+                    .iter()
+                    .copied()
+                    .filter(|e| !e.is_nan())
+                    .collect();
+                out.push(d.iter().map(|e| e * e).sum::<f64>() / d.len().max(1) as f64);
             }
         }
         out
@@ -71,9 +76,10 @@ impl FoldForecasts {
     pub fn rmse(&self) -> f64 {
         let (mut sum, mut n) = (0.0, 0usize);
         for (f, t) in self.forecasts.iter().zip(&self.truth) {
+            let known = t.iter().filter(|v| !v.is_nan()).count();
             let e = Errors::of(&f.point, t).rmse;
-            sum += e * e * t.len() as f64;
-            n += t.len();
+            sum += e * e * known as f64;
+            n += known;
         }
         (sum / n.max(1) as f64).sqrt()
     }

@@ -111,7 +111,9 @@ pub struct Encoding {
     pub scale: f64,
 }
 
+/// Mean and standard deviation of the values that are not NaN (gaps).
 fn mean_sd(v: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let v = v.filter(|x| !x.is_nan());
     let n = v.clone().count().max(1) as f64;
     let mean = v.clone().sum::<f64>() / n;
     let var = v.map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
@@ -306,19 +308,48 @@ impl WindowModel {
             )));
         }
         let x = embed(train, &encoding, window, horizon, origins);
+        // A series with gaps: windows with some values are trained on through the
+        // missing-value EM; windows with none are left out.
+        let gaps = x.iter().any(|v| v.is_nan());
+        let x = if gaps {
+            let keep: Vec<usize> = (0..x.nrows())
+                .filter(|&r| x.row(r).iter().any(|v| !v.is_nan()))
+                .collect();
+            x.select_rows(&keep)
+        } else {
+            x
+        };
+        let n_windows = x.nrows();
+        if n_windows < 2 * k.max(1) {
+            return Err(GmmError::InvalidData(format!(
+                "only {n_windows} training windows with an observed value for {k} components (at least {} needed); use a shorter window, fewer components, or fill the gaps",
+                2 * k.max(1)
+            )));
+        }
+        let samples = if gaps {
+            crate::samples::Samples::with_missing(&x)?
+        } else {
+            crate::samples::Samples::new(&x)?
+        };
         // The CPU, always: a forecast's figures must not depend on the machine's GPU.
         let model = crate::fit::fit(
-            &crate::samples::Samples::new(&x)?,
+            &samples,
             config,
             crate::fit::FitOptions::new().device(crate::device::DeviceChoice::Cpu),
         )?;
         let p = transform.n_past(window);
         let observed: Vec<usize> = (0..p).collect();
         let conditioner = PatternConditioner::new(model.params(), &observed)?;
+        // Over the training windows with a complete past (none: nothing is flagged).
         let mut min_train_log_density = f64::INFINITY;
         for r in 0..x.nrows() {
             let past: Vec<f64> = (0..p).map(|j| x[(r, j)]).collect();
-            min_train_log_density = min_train_log_density.min(conditioner.weights(&past)?.1);
+            if past.iter().all(|v| !v.is_nan()) {
+                min_train_log_density = min_train_log_density.min(conditioner.weights(&past)?.1);
+            }
+        }
+        if min_train_log_density == f64::INFINITY {
+            min_train_log_density = f64::NEG_INFINITY;
         }
         Ok(WindowModel {
             encoding,
@@ -331,8 +362,9 @@ impl WindowModel {
         })
     }
 
-    /// The marginal log-density of the features of the last `W` values under the mixture.
-    pub fn past_log_density(&self, past: &[f64]) -> Result<f64> {
+    /// The marginal log-density of the features of the last `W` values under the mixture;
+    /// `None` when some are missing (a density over fewer features is not comparable).
+    pub fn past_log_density(&self, past: &[f64]) -> Result<Option<f64>> {
         if past.len() != self.window {
             return Err(GmmError::InvalidData(format!(
                 "{} past values given for a window of {}",
@@ -340,10 +372,11 @@ impl WindowModel {
                 self.window
             )));
         }
-        Ok(self
-            .conditioner
-            .weights(&self.encoding.past_features(past))?
-            .1)
+        let features = self.encoding.past_features(past);
+        if features.iter().any(|v| v.is_nan()) {
+            return Ok(None);
+        }
+        Ok(Some(self.conditioner.weights(&features)?.1))
     }
 
     /// The conditional mixture of the next `H` levels given the last `W` values (oldest first).
@@ -356,8 +389,26 @@ impl WindowModel {
             )));
         }
         let features = self.encoding.past_features(past);
-        let cond = self.conditioner.condition(&features)?;
         let (offset, map) = self.encoding.to_levels(past, self.horizon);
-        cond.affine(&offset, &map)
+        if features.iter().all(|v| !v.is_nan()) {
+            return self.conditioner.condition(&features)?.affine(&offset, &map);
+        }
+        // An incomplete past: condition on the values it has. The conditional mixture is then
+        // over the missing past features and the H future ones (last); keep the future ones.
+        if self.encoding.transform != Transform::None {
+            return Err(GmmError::InvalidData(format!(
+                "the past has gaps, which the {} transform cannot encode; use transform none",
+                self.encoding.transform
+            )));
+        }
+        let observed: Vec<usize> = (0..features.len())
+            .filter(|&j| !features[j].is_nan())
+            .collect();
+        let x_o: Vec<f64> = observed.iter().map(|&j| features[j]).collect();
+        let cond = PatternConditioner::new(self.model.params(), &observed)?.condition(&x_o)?;
+        let m = features.len() - observed.len();
+        let mut select = DMatrix::zeros(self.horizon, m + self.horizon);
+        select.columns_mut(m, self.horizon).copy_from(&map);
+        cond.affine(&offset, &select)
     }
 }

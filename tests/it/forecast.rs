@@ -851,3 +851,65 @@ fn bad_periods_are_clear_errors() {
     let e = forecast::run(&y, &c).unwrap_err().to_string();
     assert!(e.contains("at least 11"), "{e}");
 }
+
+#[test]
+fn a_series_with_gaps_trains_on_incomplete_windows_and_forecasts_from_incomplete_pasts() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+    let complete: Vec<f64> = (0..600)
+        .map(|t| {
+            let t = t as f64;
+            (t / 6.0).sin() + 0.4 * (t / 2.3).sin() + 0.05 * (rng.random::<f64>() - 0.5)
+        })
+        .collect();
+    let mut y = complete.clone();
+    for v in y.iter_mut().skip(5) {
+        if rng.random::<f64>() < 0.05 {
+            *v = f64::NAN;
+        }
+    }
+    let c = ForecastConfig {
+        window: 6,
+        horizon: 2,
+        n_init: 1,
+        n_components: 3,
+        ..ForecastConfig::default()
+    };
+    let full = forecast::run(&complete, &c).unwrap();
+    let run = forecast::run(&y, &c).unwrap();
+    assert_eq!(
+        run.transform,
+        Transform::None,
+        "the one transform for windows with gaps"
+    );
+    let gappy_pasts = run
+        .origins
+        .iter()
+        .filter(|&&t| y[t - 5..=t].iter().any(|v| v.is_nan()))
+        .count();
+    assert!(
+        gappy_pasts > 10,
+        "{gappy_pasts} origins with a gap in their past"
+    );
+    for m in [&run.gmm, &run.lower, &run.upper, &run.ar, &run.persistence] {
+        assert!(m.iter().all(|v| v.is_finite()), "every forecast is made");
+    }
+    let (g, f) = (
+        Errors::of(&run.gmm, &run.truth).rmse,
+        Errors::of(&full.gmm, &full.truth).rmse,
+    );
+    assert!(g < 1.6 * f, "with gaps {g}, complete {f}");
+    assert!(g < Errors::of(&run.persistence, &run.truth).rmse);
+    // scored on the known values only
+    let known = run.truth.iter().filter(|v| !v.is_nan()).count();
+    assert!(known < run.truth.len());
+    let cov = run.interval_coverage();
+    assert!(cov > 0.75 && cov <= 1.0, "coverage {cov}");
+    // only transform none encodes gaps
+    let mut other = c.clone();
+    other.transform = TransformChoice::Fixed(Transform::Diff);
+    let e = forecast::run(&y, &other).unwrap_err().to_string();
+    assert!(e.contains("gaps") && e.contains("transform none"), "{e}");
+    let e = forecast::run(&[f64::NAN; 40], &c).unwrap_err().to_string();
+    assert!(e.contains("every value of the series is missing"), "{e}");
+}
