@@ -362,9 +362,8 @@ impl WindowModel {
         })
     }
 
-    /// The marginal log-density of the features of the last `W` values under the mixture;
-    /// `None` when some are missing (a density over fewer features is not comparable).
-    pub fn past_log_density(&self, past: &[f64]) -> Result<Option<f64>> {
+    /// The features of the last `W` values, or the error that there are not `W` of them.
+    fn past_features(&self, past: &[f64]) -> Result<Vec<f64>> {
         if past.len() != self.window {
             return Err(GmmError::InvalidData(format!(
                 "{} past values given for a window of {}",
@@ -372,7 +371,13 @@ impl WindowModel {
                 self.window
             )));
         }
-        let features = self.encoding.past_features(past);
+        Ok(self.encoding.past_features(past))
+    }
+
+    /// The marginal log-density of the features of the last `W` values under the mixture;
+    /// `None` when some are missing (a density over fewer features is not comparable).
+    pub fn past_log_density(&self, past: &[f64]) -> Result<Option<f64>> {
+        let features = self.past_features(past)?;
         if features.iter().any(|v| v.is_nan()) {
             return Ok(None);
         }
@@ -381,14 +386,7 @@ impl WindowModel {
 
     /// The conditional mixture of the next `H` levels given the last `W` values (oldest first).
     pub fn forecast(&self, past: &[f64]) -> Result<ConditionalMixture> {
-        if past.len() != self.window {
-            return Err(GmmError::InvalidData(format!(
-                "{} past values given for a window of {}",
-                past.len(),
-                self.window
-            )));
-        }
-        let features = self.encoding.past_features(past);
+        let features = self.past_features(past)?;
         let (offset, map) = self.encoding.to_levels(past, self.horizon);
         if features.iter().all(|v| !v.is_nan()) {
             return self.conditioner.condition(&features)?.affine(&offset, &map);
