@@ -45,7 +45,8 @@ pub struct Args {
     #[arg(long, default_value = "auto")]
     pub transform: TransformChoice,
     /// Fraction of the training part, at its end, that the cross-validation folds forecast
-    /// (each fold fitted on every value before it; the test part is never used).
+    /// (each fold fitted on every value before it; the test part is never used); raised on
+    /// short series to at least 40 values, at most half.
     #[arg(long, default_value_t = 0.3, allow_negative_numbers = true)]
     pub validation_fraction: f64,
     /// Cross-validation folds.
@@ -189,7 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "cross-validation: {} folds over the last {:.0}% of the training part",
         config.n_folds,
-        config.validation_fraction * 100.0
+        forecast::select::validation_share(run.n_train_points, &config) * 100.0
     );
     for (c, r) in &run.validation {
         let c = c.to_string();

@@ -83,7 +83,8 @@ pub struct ForecastConfig {
     pub covariance_type: CovarianceType,
     /// Fraction of the series (at its end) held out for testing, in (0, 1).
     pub test_fraction: f64,
-    /// Fraction of the training part (at its end) that the cross-validation folds forecast.
+    /// Fraction of the training part (at its end) that the cross-validation folds forecast;
+    /// raised on short series towards [`select::MIN_VALIDATION_VALUES`] values, at most half.
     pub validation_fraction: f64,
     /// Cross-validation folds (consecutive blocks of the validation fraction).
     pub n_folds: usize,
@@ -431,7 +432,7 @@ impl ForecastRun {
                 TransformChoice::Auto => "auto",
                 TransformChoice::Fixed(t) => t.as_str(),
             },
-            "validation_fraction": self.config.validation_fraction,
+            "validation_fraction": select::validation_share(self.n_train_points, &self.config),
             "n_folds": self.config.n_folds,
             "cross_validation": validation,
             "interval_level": self.config.level,
