@@ -40,6 +40,7 @@ def forecast(
     validation_fraction: float = 0.3,
     n_folds: int = 3,
     calibrate: bool = True,
+    calibration_half_life: float = 1.0,
     period: Optional[int] = None,
     n_paths: int = 200,
     reg_covar: float = 1e-4,
@@ -86,6 +87,9 @@ def forecast(
         Cross-validation folds.
     calibrate : bool, default=True
         Calibrate the intervals on the folds (split-conformal, per horizon step).
+    calibration_half_life : float, default=1.0
+        Recency weighting of the calibration, in folds: a fold score's weight halves every
+        this many folds' worth of scores back from the newest (0: all weigh the same).
     period : int, optional
         The seasonal period; by default detected from the training part's autocorrelation.
         With one, seasonal differencing is among the transforms ('seasonal') and the
@@ -136,6 +140,7 @@ def forecast(
         validation_fraction=float(validation_fraction),
         n_folds=int(n_folds),
         calibrate=bool(calibrate),
+        calibration_half_life=float(calibration_half_life),
         period=None if period is None else int(period),
         transform=transform,
         iterated=bool(iterated),

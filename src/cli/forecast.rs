@@ -60,6 +60,10 @@ pub struct Args {
     /// The mixture's own intervals, without the split-conformal calibration on the folds.
     #[arg(long)]
     pub no_calibrate: bool,
+    /// Recency weighting of the calibration, in folds: a fold score's weight halves every
+    /// this many folds' worth of scores back from the newest (0: all weigh the same).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub calibration_half_life: f64,
     /// Iterated one-step forecasts instead of direct H-step ones.
     #[arg(long)]
     pub iterated: bool,
@@ -152,6 +156,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         validation_fraction: args.validation_fraction,
         n_folds: args.n_folds,
         calibrate: !args.no_calibrate,
+        calibration_half_life_folds: (args.calibration_half_life > 0.0)
+            .then_some(args.calibration_half_life),
         period: args.period,
         transform: args.transform,
         iterated: args.iterated,

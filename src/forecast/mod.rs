@@ -94,6 +94,9 @@ pub struct ForecastConfig {
     pub candidate_covariances: Vec<CovarianceType>,
     /// Calibrate the intervals on the cross-validation folds (split-conformal, per step).
     pub calibrate: bool,
+    /// Recency weighting of the calibration: the weight of a fold score halves every this
+    /// many folds' worth of scores back from the newest; `None`: all weigh the same.
+    pub calibration_half_life_folds: Option<f64>,
     /// The seasonal period (≥ 2), if known; `None`: detected from the training part's
     /// autocorrelation ([`baseline::detect_period`]), if it has one. With a period, `auto`
     /// also tries seasonal differencing and the seasonal-naive baseline is reported.
@@ -127,6 +130,7 @@ impl Default for ForecastConfig {
             candidate_components: Vec::new(),
             candidate_covariances: Vec::new(),
             calibrate: true,
+            calibration_half_life_folds: Some(1.0),
             period: None,
             transform: TransformChoice::Auto,
             iterated: false,
@@ -140,6 +144,19 @@ impl Default for ForecastConfig {
 }
 
 impl ForecastConfig {
+    /// The recency half-life of the interval calibration, in fold scores: one fold's worth
+    /// (the scores of the last fold weigh about half of all), or none (∞) without it.
+    fn calibration_half_life(&self, folds: &select::FoldForecasts) -> f64 {
+        match self.calibration_half_life_folds {
+            Some(f) if f > 0.0 => {
+                let per_fold = folds.truth.iter().map(|t| t.nrows()).sum::<usize>() as f64
+                    / folds.truth.len().max(1) as f64;
+                f * per_fold.max(1.0)
+            }
+            _ => f64::INFINITY,
+        }
+    }
+
     /// These settings with K chosen by cross-validation among [`COMPONENT_CANDIDATES`].
     pub fn choose_components(mut self) -> Self {
         self.candidate_components = COMPONENT_CANDIDATES.to_vec();
@@ -439,6 +456,7 @@ impl ForecastRun {
             "interval_coverage": self.interval_coverage(),
             "interval_coverage_by_horizon": self.interval_coverage_by_horizon(),
             "interval_calibrated": self.config.calibrate,
+            "calibration_half_life_folds": self.config.calibration_half_life_folds,
             "interval_scales": self.interval_scales,
             "inputs_outside_training": {
                 "count": self.outside_training.len(),
@@ -650,7 +668,12 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
     };
     let (model, origins, mut forecasts) = fit_and_forecast(y, n_train, transform, &applied)?;
     let interval_scales = if config.calibrate {
-        select::interval_scales(&folds, config.level, config.horizon)
+        select::interval_scales(
+            &folds,
+            config.level,
+            config.horizon,
+            config.calibration_half_life(&folds),
+        )
     } else {
         vec![1.0; config.horizon]
     };

@@ -280,12 +280,20 @@ fn score(point: f64, lower: f64, upper: f64, truth: f64) -> f64 {
     below.max(above)
 }
 
-/// The split-conformal factor of every horizon step at `level`: the ⌈(m + 1) level⌉-th
-/// smallest of the m fold scores (the largest when there are too few).
-pub fn interval_scales(folds: &FoldForecasts, level: f64, horizon: usize) -> Vec<f64> {
+/// The conformal factor of every horizon step at `level`, from the fold scores in time order,
+/// weighted by recency (non-exchangeable split conformal, Barber, Candès, Ramdas & Tibshirani
+/// 2023): a score's weight halves every `half_life` scores back from the newest, and the test
+/// point counts with weight one. The factor is the smallest score whose cumulative weight
+/// reaches `level` of the total; `half_life = ∞` is plain split conformal.
+pub fn interval_scales(
+    folds: &FoldForecasts,
+    level: f64,
+    horizon: usize,
+    half_life: f64,
+) -> Vec<f64> {
     (0..horizon)
         .map(|h| {
-            let mut s: Vec<f64> = folds
+            let s: Vec<f64> = folds
                 .forecasts
                 .iter()
                 .zip(&folds.truth)
@@ -299,10 +307,29 @@ pub fn interval_scales(folds: &FoldForecasts, level: f64, horizon: usize) -> Vec
             if s.is_empty() {
                 return 1.0;
             }
-            s.sort_by(f64::total_cmp);
             let m = s.len();
-            let rank = (((m + 1) as f64) * level).ceil() as usize;
-            s[rank.clamp(1, m) - 1].max(0.0)
+            let decay = if half_life.is_finite() {
+                0.5f64.powf(1.0 / half_life)
+            } else {
+                1.0
+            };
+            // The newest score (last) has weight decay¹, the test point decay⁰ = 1.
+            let mut weighted: Vec<(f64, f64)> = s
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (v, decay.powi((m - i) as i32)))
+                .collect();
+            weighted.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let total: f64 = weighted.iter().map(|w| w.1).sum::<f64>() + 1.0;
+            let mut cumulative = 0.0;
+            for (v, w) in &weighted {
+                cumulative += w;
+                if cumulative >= level * total {
+                    return v.max(0.0);
+                }
+            }
+            // Too few scores for the level: the largest.
+            weighted.last().map_or(1.0, |w| w.0.max(0.0))
         })
         .collect()
 }
@@ -343,6 +370,27 @@ mod tests {
     }
 
     #[test]
+    fn recent_fold_scores_weigh_more() {
+        // 30 old scores of 3 (half-widths out), then 100 recent ones of 0.5
+        let m = 130;
+        let f = MixtureForecasts {
+            point: DMatrix::zeros(m, 1),
+            lower: DMatrix::from_element(m, 1, -1.0),
+            upper: DMatrix::from_element(m, 1, 1.0),
+        };
+        let truth = DMatrix::from_fn(m, 1, |i, _| if i < 30 { 3.0 } else { 0.5 });
+        let folds = FoldForecasts {
+            forecasts: vec![f],
+            truth: vec![truth],
+        };
+        // equal weights: the 90 % score is an old one
+        assert_eq!(interval_scales(&folds, 0.9, 1, f64::INFINITY), vec![3.0]);
+        // a half-life of 10 scores: the recent ones hold more than 90 % of the weight (the
+        // test point's own weight, one, included)
+        assert_eq!(interval_scales(&folds, 0.9, 1, 10.0), vec![0.5]);
+    }
+
+    #[test]
     fn conformal_scales_cover_the_fold_values_at_the_level() {
         // 19 scores 0.1, 0.2, …, 1.9 (true values at k/10 half-widths out): at level 0.9
         // the ⌈20 · 0.9⌉ = 18th smallest, 1.8, so that 18 of 19 lie inside after scaling.
@@ -365,7 +413,7 @@ mod tests {
             forecasts: vec![f.clone()],
             truth: vec![truth.clone()],
         };
-        let q = interval_scales(&folds, 0.9, 1);
+        let q = interval_scales(&folds, 0.9, 1, f64::INFINITY);
         assert!((q[0] - 1.8).abs() < 1e-12, "{q:?}");
         let mut g = f;
         apply_scales(&mut g, &q);
