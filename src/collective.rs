@@ -93,6 +93,27 @@ pub fn exchange(group: &dyn Collective, local: Result<Vec<f64>>) -> Result<Vec<V
         .collect()
 }
 
+/// [`exchange`] of the values `values` derives from this member's outcome `local`, handing
+/// `local` back: `Ok((local's value, every member's values))` when every member succeeded;
+/// this member's own error, unchanged, when it failed; otherwise the first failed member's
+/// [`GmmError::Distributed`]. What a member needs whenever it must go on with its own result
+/// only if every member can go on too.
+pub fn exchange_with<T>(
+    group: &dyn Collective,
+    local: Result<T>,
+    values: impl FnOnce(&T) -> Vec<f64>,
+) -> Result<(T, Vec<Vec<f64>>)> {
+    let sent = match &local {
+        Ok(v) => Ok(values(v)),
+        Err(e) => Err(GmmError::Caller(e.to_string())),
+    };
+    match (local, exchange(group, sent)) {
+        (Ok(v), Ok(all)) => Ok((v, all)),
+        (Err(own), _) => Err(own),
+        (Ok(_), Err(e)) => Err(e),
+    }
+}
+
 /// The members of an in-process group: one per thread, all-gathering through shared memory.
 /// Each member must be used by its own thread, and every member must take part in every
 /// collective, as with MPI.
@@ -199,5 +220,23 @@ mod tests {
             );
         }
         assert!(ThreadGroup::new(0).is_err());
+        // exchange_with hands back this member's own error unchanged
+        let kinds = on_threads(2, |m| {
+            let local = if m.rank() == 0 {
+                Err(GmmError::file("shard-0.npy", "cannot open"))
+            } else {
+                Ok(7)
+            };
+            match exchange_with(m, local, |v| vec![*v as f64]) {
+                Err(GmmError::File { .. }) => "own file error",
+                Err(GmmError::Distributed { rank: 0, .. }) => "rank 0 failed",
+                _ => "something else",
+            }
+        });
+        assert_eq!(kinds, vec!["own file error", "rank 0 failed"]);
+        let got = on_threads(2, |m| {
+            exchange_with(m, Ok(m.rank() + 1), |v| vec![*v as f64]).unwrap()
+        });
+        assert_eq!(got[1], (2, vec![vec![1.0], vec![2.0]]));
     }
 }

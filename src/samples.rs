@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use nalgebra::{DMatrix, DVector};
 
-use crate::collective::{exchange, Collective};
+use crate::collective::{exchange_with, Collective};
 use crate::error::{GmmError, Result};
 
 /// A matrix given by reference (borrowed, no copy) or by value (owned).
@@ -347,15 +347,8 @@ impl<'a> Samples<'a> {
                 )),
             }
         });
-        let shape = local
-            .as_ref()
-            .map(|s| vec![s.n as f64, s.d as f64])
-            .map_err(|e| GmmError::InvalidData(e.to_string()));
-        let shapes = match exchange(group.as_ref(), shape) {
-            Ok(shapes) => shapes,
-            Err(e) => return Err(local.err().unwrap_or(e)),
-        };
-        let local = local?;
+        let (local, shapes) =
+            exchange_with(group.as_ref(), local, |s| vec![s.n as f64, s.d as f64])?;
         let n: usize = shapes.iter().map(|s| s[0] as usize).sum();
         if let Some((rank, s)) = shapes
             .iter()

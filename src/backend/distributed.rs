@@ -44,28 +44,19 @@ pub(crate) struct DistributedBackend {
 }
 
 impl DistributedBackend {
-    /// Joins this member's part (or its failure to make one) to the group: a collective, so
-    /// a member that failed to read its rows stops every member here.
-    pub(crate) fn new(
-        group: Arc<dyn Collective>,
-        local: Result<LocalPart>,
-        n: usize,
-        d: usize,
-    ) -> Result<Self> {
-        let ready = local.as_ref().map(|_| Vec::new()).map_err(clone_error);
-        if let Err(e) = exchange(group.as_ref(), ready) {
-            // This member's own failure keeps its kind (a file error, say).
-            return Err(local.err().unwrap_or(e));
-        }
-        Ok(DistributedBackend {
+    /// This member's part of `n` rows of `d` features over `group`. Every member must have
+    /// made its part (agreed through [`crate::collective::exchange_with`]) before the first
+    /// exchange of statistics.
+    pub(crate) fn new(group: Arc<dyn Collective>, local: LocalPart, n: usize, d: usize) -> Self {
+        DistributedBackend {
             group,
-            local: local?,
+            local,
             n,
             d,
             exchanges: 0,
             bytes_sent: 0,
             exchange_seconds: 0.0,
-        })
+        }
     }
 
     /// Every member's `local` values in rank order (or the first failure), counted.
@@ -103,12 +94,6 @@ impl DistributedBackend {
         }
         Ok(total)
     }
-}
-
-/// The same error again (errors are not `Clone`): its message, as invalid data, for the
-/// copy that is sent.
-fn clone_error(e: &GmmError) -> GmmError {
-    GmmError::InvalidData(e.to_string())
 }
 
 /// Statistics of no rows.
@@ -384,7 +369,7 @@ mod tests {
                             columns: Some(xt),
                         };
                         let group: Arc<dyn Collective> = Arc::new(m);
-                        let mut b = DistributedBackend::new(group, Ok(local), 150, 2).unwrap();
+                        let mut b = DistributedBackend::new(group, local, 150, 2);
                         let mut progress = |e: &crate::IterationEvent| {
                             iterations.lock().unwrap()[rank] = e.iter;
                             std::ops::ControlFlow::Continue(())

@@ -21,7 +21,7 @@ pub fn run(_args: Args) -> anyhow::Result<()> {
 pub fn run(args: Args) -> anyhow::Result<()> {
     use std::sync::Arc;
 
-    use gaussmix::collective::{exchange, Collective};
+    use gaussmix::collective::{exchange_with, Collective};
     use gaussmix::GmmError;
 
     if args.sample_weight.is_some() {
@@ -30,30 +30,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let world = gaussmix::mpi_world::MpiWorld::init()?;
     let (rank, size) = (world.rank(), world.size());
     let group: Arc<dyn Collective> = Arc::new(world);
-    let to_gmm = |e: &anyhow::Error| GmmError::Caller(format!("{e:#}"));
+    // A process's failure is worded here; Samples::distributed and exchange_with hand it
+    // back to that process as it is, and to the others as "rank r of P failed: …".
+    let to_gmm = |e: anyhow::Error| GmmError::Caller(format!("{e:#}"));
     let local = (|| {
         if rank == 0 {
             gaussmix::io::check_model_output(&args.output)?;
         }
         local_rows(&args, rank, size)
     })();
-    // This process's own failure keeps its words (the others hear it as rank r's failure).
-    let (local, own_failure) = match local {
-        Ok(s) => (Ok(s), None),
-        Err(e) => (Err(to_gmm(&e)), Some(e)),
-    };
-    let outcome = Samples::distributed(local, Arc::clone(&group))
-        .map_err(|e| own_failure.unwrap_or_else(|| e.into()))
+    let outcome = Samples::distributed(local.map_err(to_gmm), Arc::clone(&group))
+        .map_err(anyhow::Error::from)
         .and_then(|samples| {
             // Settings and files read on every process (a means-init file, a warm-start
             // model) must be good on all of them before the fit starts.
             let prepared =
-                crate::cli::fit::prepare(&args, samples.n_samples(), samples.n_features());
-            let agreed = prepared.as_ref().map(|_| Vec::new()).map_err(to_gmm);
-            if let Err(e) = exchange(group.as_ref(), agreed) {
-                return Err(prepared.err().unwrap_or_else(|| e.into()));
-            }
-            let prepared = prepared.expect("checked above");
+                crate::cli::fit::prepare(&args, samples.n_samples(), samples.n_features())
+                    .map_err(to_gmm);
+            let (prepared, _) = exchange_with(group.as_ref(), prepared, |_| Vec::new())?;
             let quiet = args.quiet || rank != 0;
             crate::cli::fit::fit_prepared(&args, &samples, prepared, quiet, rank == 0)
         });

@@ -19,7 +19,7 @@ use crate::backend::cpu::CpuBackend;
 use crate::backend::distributed::{DistributedBackend, LocalPart};
 use crate::backend::stream::{reservoir_sample, StreamBackend};
 use crate::backend::Backend;
-use crate::collective::exchange;
+use crate::collective::exchange_with;
 use crate::config::{InitMethod, ValidFitConfig};
 use crate::device::Device;
 use crate::em::{self, Progress};
@@ -62,18 +62,14 @@ pub(super) fn fit_distributed(
             }
         })
     });
-    let (local, sample) = match local {
-        Ok((p, s)) => (Ok(p), Ok(s)),
-        Err(e) => (Err(e), Err(GmmError::InvalidData("no sample".into()))),
-    };
-    let mut backend = DistributedBackend::new(Arc::clone(&group), local, n, d)?;
-    let sample = if sampled {
-        let parts = exchange(group.as_ref(), sample.map(|s| s.as_slice().to_vec()))?;
+    // One collective: every member's sample, or the failure to read its rows, which then
+    // stops every member here.
+    let ((local, _), parts) = exchange_with(group.as_ref(), local, |(_, s)| s.as_slice().to_vec())?;
+    let sample = sampled.then(|| {
         let values: Vec<f64> = parts.concat();
-        Some(DMatrix::from_vec(d, values.len() / d, values))
-    } else {
-        None
-    };
+        DMatrix::from_vec(d, values.len() / d, values)
+    });
+    let mut backend = DistributedBackend::new(group, local, n, d);
     em::fit(&mut backend, sample.as_ref(), config, warm_start, progress)
 }
 
