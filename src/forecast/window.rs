@@ -299,14 +299,7 @@ impl WindowModel {
         }
         let encoding = Encoding::fit(transform, train);
         let origins = window_origins(window, horizon, train.len());
-        let n_windows = origins.len();
         let k = config.n_components;
-        if n_windows < 2 * k.max(1) {
-            return Err(GmmError::InvalidData(format!(
-                "only {n_windows} training windows of {window} + {horizon} values for {k} components (at least {} needed); use a shorter window or horizon, fewer components, or a smaller test fraction",
-                2 * k.max(1)
-            )));
-        }
         let x = embed(train, &encoding, window, horizon, origins);
         // A series with gaps: windows with some values are trained on through the
         // missing-value EM; windows with none are left out.
@@ -322,8 +315,10 @@ impl WindowModel {
         let n_windows = x.nrows();
         if n_windows < 2 * k.max(1) {
             return Err(GmmError::InvalidData(format!(
-                "only {n_windows} training windows with an observed value for {k} components (at least {} needed); use a shorter window, fewer components, or fill the gaps",
-                2 * k.max(1)
+                "only {n_windows} training windows of {window} + {horizon} values{} for {k} components (at least {} needed); use a shorter window or horizon, fewer components, or a smaller test fraction{}",
+                if gaps { " with an observed value" } else { "" },
+                2 * k.max(1),
+                if gaps { ", or fill the gaps" } else { "" }
             )));
         }
         let samples = if gaps {
