@@ -76,10 +76,11 @@ pub fn persistence(past: &[f64], horizon: usize) -> DVector<f64> {
 }
 
 /// The seasonal-naive forecast of `y[t + h]` from origin `t`: the latest value a whole number
-/// of periods `p` earlier that is known at `t` (`y[t + h − p·⌈h/p⌉]`).
+/// of periods `p` earlier that is known at `t` (`y[t + h − p·⌈h/p⌉]`, as [`known_value`]
+/// has it).
 pub fn seasonal_naive(y: &[f64], t: usize, h: usize, p: usize) -> f64 {
     let back = p * h.div_ceil(p);
-    y[t + h - back]
+    known_value(y, t, t + h - back)
 }
 
 /// The seasonal period of `train`, if it has a clear one: among the local maxima of the
@@ -125,24 +126,46 @@ pub fn detect_period(train: &[f64]) -> Option<usize> {
     peaks.into_iter().find(|&l| values[l] >= 0.8 * best)
 }
 
-/// The last `w` values of `y` up to `t`, with gaps filled from what is known at `t` only:
-/// linearly between the observed values around a gap, the last observed value after the
-/// last one, the first before the first (NaN when nothing up to `t` is observed).
+/// The value of `y[i]` (`i ≤ t`) as known at `t`: observed, or for a gap linearly between
+/// the observed values around it, the last observed value when the gap runs to `t`, the
+/// first observed after it when the gap starts the series (NaN when nothing up to `t` is
+/// observed).
+pub fn known_value(y: &[f64], t: usize, i: usize) -> f64 {
+    if !y[i].is_nan() {
+        return y[i];
+    }
+    let before = (0..i).rev().find(|&j| !y[j].is_nan());
+    let after = (i + 1..=t).find(|&j| !y[j].is_nan());
+    match (before, after) {
+        (Some(a), Some(b)) => {
+            let s = (i - a) as f64 / (b - a) as f64;
+            y[a] + s * (y[b] - y[a])
+        }
+        (Some(a), None) => y[a],
+        (None, Some(b)) => y[b],
+        (None, None) => f64::NAN,
+    }
+}
+
+/// The last `w` values of `y` up to `t` as known at `t` ([`known_value`]).
 pub fn known_past(y: &[f64], t: usize, w: usize) -> Vec<f64> {
-    let start = t + 1 - w;
-    (start..=t)
-        .map(|i| {
-            if !y[i].is_nan() {
-                return y[i];
-            }
-            let before = (0..i).rev().find(|&j| !y[j].is_nan());
-            let after = (i + 1..=t).find(|&j| !y[j].is_nan());
-            match (before, after) {
-                (Some(a), Some(b)) => y[a] + (y[b] - y[a]) * (i - a) as f64 / (b - a) as f64,
-                (Some(a), None) => y[a],
-                (None, Some(b)) => y[b],
-                (None, None) => f64::NAN,
-            }
-        })
-        .collect()
+    (t + 1 - w..=t).map(|i| known_value(y, t, i)).collect()
+}
+
+/// Linear interpolation of the whole series: every value as known at its end
+/// ([`known_value`]).
+pub fn linear_interpolation(y: &[f64]) -> Result<Vec<f64>> {
+    if y.iter().all(|v| v.is_nan()) {
+        return Err(all_missing());
+    }
+    Ok((0..y.len())
+        .map(|i| known_value(y, y.len() - 1, i))
+        .collect())
+}
+
+/// The error of a series without an observed value.
+pub(crate) fn all_missing() -> GmmError {
+    GmmError::InvalidData(
+        "every value of the series is missing; give a series with observed values".into(),
+    )
 }

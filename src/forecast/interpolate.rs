@@ -14,6 +14,8 @@ use nalgebra::DMatrix;
 use rand::seq::IndexedRandom;
 use rand::SeedableRng;
 
+use super::baseline::all_missing;
+pub use super::baseline::linear_interpolation;
 use crate::condition::PatternConditioner;
 use crate::config::FitConfig;
 use crate::covariance::CovarianceType;
@@ -123,36 +125,6 @@ impl Interpolation {
             "seed": config.seed,
         })
     }
-}
-
-/// Linear interpolation between the nearest observed values (the nearest one before the
-/// first or after the last).
-pub fn linear_interpolation(y: &[f64]) -> Result<Vec<f64>> {
-    let known: Vec<usize> = (0..y.len()).filter(|&i| !y[i].is_nan()).collect();
-    let (Some(&first), Some(&last)) = (known.first(), known.last()) else {
-        return Err(all_missing());
-    };
-    let mut out = y.to_vec();
-    for v in out.iter_mut().take(first) {
-        *v = y[first];
-    }
-    for v in out.iter_mut().skip(last + 1) {
-        *v = y[last];
-    }
-    for pair in known.windows(2) {
-        let (a, b) = (pair[0], pair[1]);
-        for (i, v) in out.iter_mut().enumerate().take(b).skip(a + 1) {
-            let t = (i - a) as f64 / (b - a) as f64;
-            *v = y[a] + t * (y[b] - y[a]);
-        }
-    }
-    Ok(out)
-}
-
-fn all_missing() -> GmmError {
-    GmmError::InvalidData(
-        "every value of the series is missing; give a series with observed values".into(),
-    )
 }
 
 /// Fills the gaps of `y` (NaN = missing); see the module documentation.

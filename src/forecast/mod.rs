@@ -608,9 +608,7 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         ));
     }
     if y.iter().all(|v| v.is_nan()) {
-        return Err(GmmError::InvalidData(
-            "every value of the series is missing; give a series with observed values".into(),
-        ));
+        return Err(baseline::all_missing());
     }
     let gaps = y.iter().any(|v| v.is_nan());
     let n = y.len();
@@ -708,12 +706,7 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
     }
     let seasonal_naive = period.map(|(p, _)| {
         DMatrix::from_fn(origins.len(), config.horizon, |i, h| {
-            baseline::seasonal_naive(
-                &baseline::known_past(y, origins[i], origins[i] + 1),
-                origins[i],
-                h + 1,
-                p,
-            )
+            baseline::seasonal_naive(y, origins[i], h + 1, p)
         })
     });
     Ok(ForecastRun {
