@@ -214,11 +214,10 @@ pub fn interpolate(y: &[f64], config: &InterpolateConfig) -> Result<Interpolatio
 fn fill(y: &[f64], config: &InterpolateConfig) -> Result<(Vec<f64>, Vec<f64>, Vec<f64>)> {
     let n = y.len();
     let w = config.window;
-    let obs: Vec<f64> = y.iter().copied().filter(|v| !v.is_nan()).collect();
-    let mean = obs.iter().sum::<f64>() / obs.len() as f64;
-    let var = obs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / obs.len() as f64;
-    let sd = if var > 0.0 { var.sqrt() } else { 1.0 };
-    let z: Vec<f64> = y.iter().map(|v| (v - mean) / sd).collect();
+    // Standardised by the observed values, as the forecasts' `none` transform does.
+    let encoding = super::window::Encoding::fit(super::window::Transform::None, y);
+    let (mean, sd) = (encoding.centre, encoding.scale);
+    let z = encoding.past_features(y);
     // Every window with an observed value is a training sample, gaps and all.
     let starts: Vec<usize> = (0..=n - w)
         .filter(|&t| z[t..t + w].iter().any(|v| !v.is_nan()))
