@@ -50,6 +50,7 @@ pub(crate) mod init;
 pub mod io;
 pub(crate) mod linalg;
 pub mod lowrank;
+pub(crate) mod memory;
 pub mod missing;
 mod model;
 #[cfg(feature = "mpi")]

@@ -117,7 +117,13 @@ pub fn read_matrix_columns(path: &Path, missing: Missing) -> Result<DMatrix<f64>
     }
     let xt = npy::read_npy_columns(path)?;
     check_not_empty(path, xt.ncols(), xt.nrows())?;
-    if xt.iter().any(|&v| is_bad(v, missing)) {
+    let any_bad = {
+        use rayon::prelude::*;
+        xt.as_slice()
+            .par_chunks(1 << 16)
+            .any(|c| c.iter().any(|&v| is_bad(v, missing)))
+    };
+    if any_bad {
         // The first bad value in row order is the first in the columns' memory order.
         check_values(path, &xt.transpose(), missing)?;
     }

@@ -56,7 +56,15 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<NpyValue, String> {
         (TypeChar::Float, 4) => NpyValue::Float(numeric(
             npy.into_vec::<f32>().map_err(truncated)?.into_iter().map(f64::from).collect(),
         )),
-        (TypeChar::Float, 8) => NpyValue::Float(numeric(npy.into_vec::<f64>().map_err(truncated)?)),
+        (TypeChar::Float, 8) => NpyValue::Float(numeric(match payload(bytes, &shape) {
+            // The common case (NumPy's default): little-endian f64, converted in one tight
+            // loop straight from the bytes instead of value by value through a reader.
+            Some(data) if type_str.endianness() != npyz::Endianness::Big => data
+                .chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect(),
+            _ => npy.into_vec::<f64>().map_err(truncated)?,
+        })),
         (TypeChar::Bool, _) => NpyValue::Integer(numeric(
             npy.into_vec::<bool>().map_err(truncated)?.into_iter().map(|b| b as u8 as f64).collect(),
         )),
@@ -96,6 +104,25 @@ pub fn decode(bytes: &[u8]) -> std::result::Result<NpyValue, String> {
             return Err(format!("floating-point type '{type_str}' is not supported; convert to float32 or float64 (x.astype(np.float64))"))
         }
         _ => return Err(format!("unsupported element type '{type_str}'; save float32 or float64 values")),
+    })
+}
+
+/// The payload of 8-byte elements of `shape` in a `.npy` stream (after the magic string, the
+/// version, the header length and the header), when the stream holds all of it.
+fn payload<'a>(bytes: &'a [u8], shape: &[usize]) -> Option<&'a [u8]> {
+    let header_len = header_len(bytes)?;
+    let len = shape
+        .iter()
+        .try_fold(8usize, |acc, &s| acc.checked_mul(s))?;
+    bytes.get(header_len..header_len.checked_add(len)?)
+}
+
+/// Bytes before the payload of a `.npy` stream: the magic string, the version, the header
+/// length (2 bytes in version 1, 4 after) and the header.
+fn header_len(bytes: &[u8]) -> Option<usize> {
+    Some(match bytes.get(6)? {
+        1 => 10 + u16::from_le_bytes(bytes.get(8..10)?.try_into().ok()?) as usize,
+        _ => 12 + u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize,
     })
 }
 
@@ -187,9 +214,72 @@ pub fn read_npy_matrix(path: &Path) -> Result<DMatrix<f64>> {
     )
 }
 
+/// The header bytes read before deciding how to read the rest (NumPy pads headers to 64
+/// bytes; a few kB at most in practice).
+const HEAD_BYTES: u64 = 1 << 16;
+
+/// NumPy's default layout — little-endian f64 in C order, 1-D or 2-D — read straight from
+/// the file into its values (one copy, no intermediate bytes), or `None` for anything else
+/// (and for a file too short for its header's claim), which the general decoder reads or
+/// explains.
+fn read_plain_f64(path: &Path) -> Result<Option<(Vec<usize>, Vec<f64>)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let open_error = |e: std::io::Error| GmmError::file(path, format!("cannot open: {e}"));
+    let mut file = std::fs::File::open(path).map_err(open_error)?;
+    let file_len = file.metadata().map_err(open_error)?.len();
+    let mut head = Vec::new();
+    (&mut file)
+        .take(HEAD_BYTES)
+        .read_to_end(&mut head)
+        .map_err(open_error)?;
+    if check_plain_header(&head).is_err() {
+        return Ok(None);
+    }
+    let Ok(npy) = NpyFile::new(&head[..]) else {
+        return Ok(None);
+    };
+    let shape: Vec<usize> = npy.shape().iter().map(|&s| s as usize).collect();
+    let plain = matches!(npy.dtype(), DType::Plain(t)
+        if t.type_char() == TypeChar::Float && t.size_field() == 8
+            && t.endianness() != npyz::Endianness::Big);
+    if !plain || npy.order() != Order::C || !(1..=2).contains(&shape.len()) {
+        return Ok(None);
+    }
+    let Some(header_len) = header_len(&head).map(|h| h as u64) else {
+        return Ok(None);
+    };
+    let Some(n) = shape.iter().try_fold(1usize, |acc, &s| acc.checked_mul(s)) else {
+        return Ok(None);
+    };
+    if (n as u64)
+        .checked_mul(8)
+        .and_then(|b| b.checked_add(header_len))
+        .is_none_or(|end| end > file_len)
+    {
+        return Ok(None);
+    }
+    let mut data = crate::memory::zeros(n);
+    file.seek(SeekFrom::Start(header_len)).map_err(open_error)?;
+    file.read_exact(bytemuck::cast_slice_mut(&mut data))
+        .map_err(|e| GmmError::file(path, format!("cannot read the values: {e}")))?;
+    if cfg!(target_endian = "big") {
+        for v in &mut data {
+            *v = f64::from_bits(v.to_bits().swap_bytes());
+        }
+    }
+    Ok(Some((shape, data)))
+}
+
 /// Reads a data matrix as columns: D × N, one sample per column. A C-order array's values
 /// are already in that layout, so the decoded values become the matrix without a copy.
 pub fn read_npy_columns(path: &Path) -> Result<DMatrix<f64>> {
+    if let Some((shape, data)) = read_plain_f64(path)? {
+        match shape.as_slice() {
+            [n] => return Ok(DMatrix::from_vec(1, *n, data)),
+            [n, d] => return Ok(DMatrix::from_vec(*d, *n, data)),
+            _ => {}
+        }
+    }
     let a = match decode(&read_all(path)?).map_err(|m| GmmError::file(path, m))? {
         NpyValue::Float(a) => a,
         other => return matrix_from_value(path, other).map(|m| m.transpose()),
@@ -376,5 +466,51 @@ mod tests {
         buf.truncate(buf.len() - 20);
         let err = decode(&buf[..]).unwrap_err();
         assert!(err.contains("truncated"), "{err}");
+    }
+
+    /// NumPy's default layout is read straight into the values (the same as the general
+    /// decoder gives); anything else, and a file shorter than its header claims, goes to the
+    /// general decoder, which reads it or says what is wrong.
+    #[test]
+    fn plain_f64_files_read_directly_and_others_fall_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let values: Vec<f64> = (0..15).map(|v| v as f64 * 0.25 - 1.0).collect();
+        let mut buf = Vec::new();
+        write_f64(&mut buf, &[5, 3], &values).unwrap();
+        let plain = dir.path().join("plain.npy");
+        std::fs::write(&plain, &buf).unwrap();
+        let (shape, data) = read_plain_f64(&plain).unwrap().expect("the direct read");
+        assert_eq!((shape, &data), (vec![5, 3], &values));
+        let NpyValue::Float(general) = decode(&buf).unwrap() else {
+            panic!("floats")
+        };
+        assert_eq!(general.data, values);
+        let xt = read_npy_columns(&plain).unwrap();
+        assert_eq!((xt.nrows(), xt.ncols()), (3, 5));
+        assert_eq!(xt[(2, 1)], values[5]);
+
+        let short = dir.path().join("short.npy");
+        std::fs::write(&short, &buf[..buf.len() - 20]).unwrap();
+        assert!(read_plain_f64(&short).unwrap().is_none());
+        let err = read_npy_columns(&short).unwrap_err().to_string();
+        assert!(
+            err.contains("truncated") && err.contains("short.npy"),
+            "{err}"
+        );
+
+        // Big-endian values: not the direct read, but the same numbers.
+        let header = "{'descr': '>f8', 'fortran_order': False, 'shape': (5, 3), }";
+        let mut big = b"\x93NUMPY\x01\x00".to_vec();
+        let pad = 64 - (10 + header.len() + 1) % 64;
+        let header = format!("{header}{}\n", " ".repeat(pad));
+        big.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        big.extend_from_slice(header.as_bytes());
+        for v in &values {
+            big.extend_from_slice(&v.to_be_bytes());
+        }
+        let be = dir.path().join("big.npy");
+        std::fs::write(&be, &big).unwrap();
+        assert!(read_plain_f64(&be).unwrap().is_none());
+        assert_eq!(read_npy_columns(&be).unwrap(), xt);
     }
 }
