@@ -23,7 +23,11 @@ use nalgebra::DMatrix;
 use crate::backend::{finite_lower_bound, Backend};
 use crate::config::{factor_precisions_init, InitMethod, ValidFitConfig};
 use crate::error::{GmmError, Result};
-use crate::init::{cluster_means, initial_responsibilities, seeded_rng};
+use crate::init::sample::{sample_columns, sample_size};
+use crate::init::{
+    cluster_means, initial_assignment, initial_responsibilities, nearest_labels, seeded_rng,
+    Initial, SAMPLE_RUNS,
+};
 use crate::model::{FitSummary, GaussianMixture};
 use crate::params::MixtureParams;
 use crate::stats::SufficientStats;
@@ -50,6 +54,36 @@ pub struct IterationEvent {
 /// the fit (it then ends with [`GmmError::Interrupted`]).
 pub type Progress<'a> = &'a mut dyn FnMut(&IterationEvent) -> ControlFlow<()>;
 
+/// The random generator of the rows that k-means clusters when it runs on a sample
+/// ([`sample_columns`]): one stream for all initialisations, apart from theirs.
+pub(crate) fn sample_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    seeded_rng(seed, usize::MAX)
+}
+
+/// The initial means (K × D) from clustering a sample of the data (D × S) by `config.init`:
+/// for k-means, the best of `runs` runs.
+fn sample_means(
+    sample: &DMatrix<f64>,
+    config: &ValidFitConfig,
+    init: usize,
+    runs: usize,
+) -> DMatrix<f64> {
+    let settings = crate::init::KMeansSettings {
+        max_iter: config.kmeans_iter,
+        tol: config.kmeans_tol,
+        runs,
+    };
+    let resp = initial_responsibilities(
+        sample,
+        None,
+        config.n_components,
+        &config.init,
+        settings,
+        &mut seeded_rng(config.seed, init),
+    );
+    cluster_means(sample, &resp)
+}
+
 /// The first statistics of one initialisation: responsibilities from `config.init`, then the
 /// M-step sums of them.
 fn initial_stats<B: Backend + ?Sized>(
@@ -61,6 +95,7 @@ fn initial_stats<B: Backend + ?Sized>(
     let settings = crate::init::KMeansSettings {
         max_iter: config.kmeans_iter,
         tol: config.kmeans_tol,
+        runs: 1,
     };
     let resp = match (&config.init, init_samples) {
         (InitMethod::Labels(l), None) => {
@@ -72,25 +107,46 @@ fn initial_stats<B: Backend + ?Sized>(
         (_, Some(sample)) if !backend.keeps_responsibilities() => {
             // A sample of data that are not all in memory (streaming): cluster the sample,
             // then every sample of the data goes to its nearest cluster mean.
-            let resp = initial_responsibilities(
-                sample,
-                None,
-                config.n_components,
-                &config.init,
-                settings,
-                &mut seeded_rng(config.seed, init),
-            );
-            let means = cluster_means(sample, &resp);
+            // All the samples (a short stream): one k-means run, as in memory.
+            let runs = if sample.ncols() < backend.n_samples() {
+                SAMPLE_RUNS
+            } else {
+                1
+            };
+            let means = sample_means(sample, config, init, runs);
             return backend.stats_of_nearest(&means, config.covariance_type);
         }
-        (_, Some(xt)) => initial_responsibilities(
+        (InitMethod::KMeans, Some(xt))
+            if xt.ncols() > sample_size(config.n_components)
+                && backend.sample_weights().is_none() =>
+        {
+            // Many samples: k-means on a seeded sample of them (the rows a streamed fit of
+            // the same data clusters), then every sample to its nearest cluster mean.
+            let sample = sample_columns(
+                xt,
+                sample_size(config.n_components),
+                &mut sample_rng(config.seed),
+            );
+            let labels = nearest_labels(xt, &sample_means(&sample, config, init, SAMPLE_RUNS));
+            return backend.stats_of_labels(&labels, config.n_components, config.covariance_type);
+        }
+        (_, Some(xt)) => match initial_assignment(
             xt,
             backend.sample_weights(),
             config.n_components,
             &config.init,
             settings,
             &mut seeded_rng(config.seed, init),
-        ),
+        ) {
+            Initial::Labels(labels) => {
+                return backend.stats_of_labels(
+                    &labels,
+                    config.n_components,
+                    config.covariance_type,
+                )
+            }
+            Initial::Responsibilities(resp) => resp,
+        },
         (other, None) => {
             return Err(GmmError::param(
                 "init",

@@ -169,7 +169,7 @@ fn the_one_line_door_fits_the_faces_on_the_low_rank_path_in_well_under_a_gigabyt
     );
 }
 
-/// A streamed fit's memory is O(chunk · D + K · D² + the reservoir sample), whatever N is:
+/// A streamed fit's memory is O(chunk · D + K · D² + the sampled rows), whatever N is:
 /// on 300 000 × 4 values (9.6 MB as f64) read in chunks of 4 096 rows, no allocation holds a
 /// quarter of the data, and the live bytes never reach half of them.
 #[test]

@@ -353,7 +353,7 @@ impl Backend for CpuBackend {
         let k = params.n_components();
         let n = self.n_samples();
         if self.resp.nrows() != k {
-            self.resp = DMatrix::zeros(k, n);
+            self.resp = crate::memory::zeros_matrix(k, n);
         }
         let mut resp = std::mem::take(&mut self.resp);
         let xt = &*self.xt;
@@ -428,7 +428,7 @@ impl Backend for CpuBackend {
         let k = params.n_components();
         let (d, n) = self.xt.shape();
         if self.resp.nrows() != k {
-            self.resp = DMatrix::zeros(k, n);
+            self.resp = crate::memory::zeros_matrix(k, n);
         }
         let rows = shape.rows(d);
         let groups = m_groups(n, rows * k * 8);
@@ -483,6 +483,46 @@ impl Backend for CpuBackend {
         Ok(self.resp.transpose())
     }
 
+    /// Hard labels become the kept responsibilities (K × N) directly, without the N × K
+    /// one-hot matrix and its transposed copy: the same values, so the same statistics.
+    fn stats_of_labels(
+        &mut self,
+        labels: &[usize],
+        k: usize,
+        covariance_type: CovarianceType,
+    ) -> Result<SufficientStats> {
+        let n = self.n_samples();
+        if labels.len() != n {
+            return Err(crate::error::GmmError::InvalidData(format!(
+                "{} initial labels for {n} samples; give one label per sample",
+                labels.len()
+            )));
+        }
+        if let Some(i) = labels.iter().position(|&l| l >= k) {
+            return Err(crate::error::GmmError::InvalidData(format!(
+                "initial label {} of sample {i} is not in 0..{k}; labels number the components from 0",
+                labels[i]
+            )));
+        }
+        let mut resp = std::mem::take(&mut self.resp);
+        if resp.shape() == (k, n) {
+            resp.fill(0.0);
+        } else {
+            resp = crate::memory::zeros_matrix(k, n);
+        }
+        let w = self.weights.as_deref();
+        for (i, (col, &l)) in resp
+            .as_mut_slice()
+            .chunks_exact_mut(k)
+            .zip(labels)
+            .enumerate()
+        {
+            col[l] = w.map_or(1.0, |w| w[i]);
+        }
+        self.resp = resp;
+        self.m_step_stats(covariance_type)
+    }
+
     fn sample_weights(&self) -> Option<&DVector<f64>> {
         self.weights.as_deref()
     }
@@ -535,6 +575,50 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Statistics of hard labels, written straight into the responsibilities, equal those of
+    /// the one-hot responsibilities set on the backend (with and without sample weights);
+    /// labels of the wrong length or outside 0..K are errors that say so.
+    #[test]
+    fn stats_of_labels_equal_those_of_one_hot_responsibilities() {
+        let x = DMatrix::from_fn(500, 3, |i, j| (((i * 13 + j * 5) % 19) as f64 - 9.0) * 0.3);
+        let labels: Vec<usize> = (0..500).map(|i| (i * 11) % 4).collect();
+        let weights = Arc::new(DVector::from_fn(500, |i, _| 0.5 + (i % 3) as f64));
+        for w in [None, Some(weights)] {
+            for ct in CovarianceType::ALL {
+                let mut direct = CpuBackend::new(&x).with_weights(w.clone());
+                let mut one_hot = CpuBackend::new(&x).with_weights(w.clone());
+                let a = direct.stats_of_labels(&labels, 4, ct).unwrap();
+                one_hot
+                    .set_responsibilities(&crate::init::one_hot(&labels, 4))
+                    .unwrap();
+                let b = one_hot.m_step_stats(ct).unwrap();
+                assert_eq!(a.nk, b.nk, "{ct}: counts");
+                assert_eq!(a.sum_x, b.sum_x, "{ct}: sums");
+                assert_eq!(
+                    a.to_params(1e-6).unwrap(),
+                    b.to_params(1e-6).unwrap(),
+                    "{ct}: parameters"
+                );
+            }
+        }
+        let mut b = CpuBackend::new(&x);
+        let short = b
+            .stats_of_labels(&labels[..499], 4, CovarianceType::Full)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            short.contains("499 initial labels for 500 samples"),
+            "{short}"
+        );
+        let mut wrong = labels.clone();
+        wrong[7] = 4;
+        let out = b
+            .stats_of_labels(&wrong, 4, CovarianceType::Full)
+            .unwrap_err()
+            .to_string();
+        assert!(out.contains("label 4 of sample 7 is not in 0..4"), "{out}");
     }
 
     /// The fused pass (`statistics`: E-step and moments block by block) gives the statistics

@@ -4,7 +4,7 @@
 //! is O(chunk · D + K · D²) whatever N is.
 //!
 //! The initialisation is one more pass: every sample goes to its nearest initial mean (from
-//! k-means on a reservoir sample, or given), or to its given label, and the statistics of
+//! k-means on a seeded sample of rows, or given), or to its given label, and the statistics of
 //! those hard labels start EM, as [`crate::InitMethod::Means`] and
 //! [`crate::InitMethod::Labels`] do in memory (the labels, one per sample, are the only
 //! per-sample state a streamed fit then holds).
@@ -19,6 +19,7 @@ use crate::backend::Backend;
 use crate::covariance::CovarianceType;
 use crate::error::{GmmError, Result};
 use crate::init::nearest_responsibilities;
+use crate::init::sample::sample_indices;
 use crate::params::MixtureParams;
 use crate::samples::{RowSource, Stream};
 use crate::stats::SufficientStats;
@@ -246,30 +247,24 @@ impl Backend for StreamBackend {
     }
 }
 
-/// A seeded uniform sample of `size` rows of the stream (all of them, in order, when
-/// `size ≥ N`), as columns (D × size): Vitter's algorithm R over one pass.
-pub(crate) fn reservoir_sample(
+/// A seeded uniform sample of `size` rows of the stream (all of them when `size ≥ N`), in
+/// row order, as columns (D × size): the rows of [`sample_indices`], gathered in one pass, so
+/// the same rows an in-memory fit of the same data clusters.
+pub(crate) fn sample_rows(
     backend: &mut StreamBackend,
     size: usize,
     rng: &mut impl rand::Rng,
 ) -> Result<DMatrix<f64>> {
-    let d = backend.d;
-    let size = size.min(backend.n).max(1);
-    let mut sample = DMatrix::<f64>::zeros(d, size);
-    let mut seen = 0usize;
+    let idx = sample_indices(backend.n, size, rng);
+    let mut sample = DMatrix::<f64>::zeros(backend.d, idx.len().max(1));
+    let (mut seen, mut taken) = (0usize, 0usize);
     backend.pass(|c| {
         let xt = c.samples_as_columns();
-        for col in xt.column_iter() {
-            if seen < size {
-                sample.set_column(seen, &col);
-            } else {
-                let j = rng.random_range(0..=seen);
-                if j < size {
-                    sample.set_column(j, &col);
-                }
-            }
-            seen += 1;
+        while taken < idx.len() && idx[taken] < seen + xt.ncols() {
+            sample.set_column(taken, &xt.column(idx[taken] - seen));
+            taken += 1;
         }
+        seen += xt.ncols();
         Ok(())
     })?;
     Ok(sample)

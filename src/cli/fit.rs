@@ -87,8 +87,8 @@ pub struct Args {
     pub sample_weight: Option<PathBuf>,
     /// Read the data (.npy, or delimited text) in chunks every EM iteration instead of
     /// loading them (memory O(chunk·D + K·D²), independent of N); the initial means come from
-    /// k-means on a seeded reservoir sample of 50 000 rows, or from --means-init or
-    /// --labels-init.
+    /// k-means on a seeded sample of max(20 000, 1 000·K) rows (those an in-memory fit
+    /// clusters), or from --means-init or --labels-init.
     #[arg(long)]
     pub stream: bool,
     /// Rows per chunk of a streamed fit.

@@ -5,8 +5,8 @@
 //! chunks), and the shared EM loop runs on every member over the
 //! [`DistributedBackend`], which all-gathers and merges the members' statistics in rank order:
 //! every member computes the same model. The initialisation clusters a sample gathered from
-//! all members (every row in rank order up to [`STREAM_SAMPLE_ROWS`] rows in all, otherwise a
-//! seeded reservoir from each member in proportion to its rows), then every row goes to its
+//! all members (every row in rank order up to [`sample_size`] rows in all, otherwise a
+//! seeded sample from each member in proportion to its rows), then every row goes to its
 //! nearest initial mean where it lives; so, with all rows gathered, the model is the one a
 //! streamed fit of the same rows on one process gives.
 
@@ -14,16 +14,16 @@ use std::sync::Arc;
 
 use nalgebra::DMatrix;
 
-use super::paths::STREAM_SAMPLE_ROWS;
 use crate::backend::cpu::CpuBackend;
 use crate::backend::distributed::{DistributedBackend, LocalPart};
-use crate::backend::stream::{reservoir_sample, StreamBackend};
+use crate::backend::stream::{sample_rows, StreamBackend};
 use crate::backend::Backend;
 use crate::collective::exchange_with;
 use crate::config::{InitMethod, ValidFitConfig};
 use crate::device::Device;
 use crate::em::{self, Progress};
 use crate::error::{GmmError, Result};
+use crate::init::sample::sample_size;
 use crate::model::GaussianMixture;
 use crate::samples::{Distributed, Samples};
 
@@ -47,10 +47,11 @@ pub(super) fn fit_distributed(
     let group = Arc::clone(&part.group);
     let sampled = !matches!(config.init, InitMethod::Means(_)) && warm_start.is_none();
     let n_local = part.local.n_samples();
-    let sample_rows = if n <= STREAM_SAMPLE_ROWS {
+    let size = sample_size(config.n_components);
+    let sample_rows = if n <= size {
         n_local
     } else {
-        (STREAM_SAMPLE_ROWS * n_local).div_ceil(n)
+        (size * n_local).div_ceil(n)
     };
     let mut rng = crate::init::seeded_rng(config.seed, usize::MAX - group.rank());
     let local = device.and_then(|device| {
@@ -139,7 +140,7 @@ fn local_part(
 /// `size` rows of a member's rows (all of them, in order, when `size` ≥ its rows), seeded.
 fn local_sample(rows: Rows<'_>, size: usize, rng: &mut impl rand::Rng) -> Result<DMatrix<f64>> {
     match rows {
-        Rows::Stream(b) => reservoir_sample(b, size, rng),
+        Rows::Stream(b) => sample_rows(b, size, rng),
         Rows::Memory(xt) => {
             if size >= xt.ncols() {
                 return Ok((*xt).clone());

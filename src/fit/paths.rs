@@ -158,11 +158,8 @@ pub(super) fn fit_missing(
     em::fit(&mut backend, Some(&init_samples), config, None, progress)
 }
 
-/// Rows of the reservoir sample a streamed fit's initialisation clusters, at most.
-pub(super) const STREAM_SAMPLE_ROWS: usize = 50_000;
-
 /// EM on data read in chunks every pass ([`crate::Samples::streamed`]), each chunk's
-/// statistics on `device` (a GPU uploads every chunk in turn): one pass per iteration, plus one for a seeded reservoir sample (clustered by `config.init` for the
+/// statistics on `device` (a GPU uploads every chunk in turn): one pass per iteration, plus one for a seeded sample of rows (clustered by `config.init` for the
 /// initial means, unless means are given or a warm start continues) and one for the
 /// initial statistics.
 pub(super) fn fit_streamed(
@@ -172,8 +169,9 @@ pub(super) fn fit_streamed(
     warm_start: Option<&GaussianMixture>,
     progress: Progress<'_>,
 ) -> Result<GaussianMixture> {
-    use crate::backend::stream::{reservoir_sample, StreamBackend};
+    use crate::backend::stream::{sample_rows, StreamBackend};
     use crate::backend::Backend;
+    use crate::init::sample::sample_size;
     let (n, d) = config.shape();
     if config.variational.is_some() {
         return Err(GmmError::param(
@@ -192,10 +190,10 @@ pub(super) fn fit_streamed(
     backend.set_reg_covar(config.reg_covar);
     let sample = match (&config.init, warm_start) {
         (InitMethod::Means(_) | InitMethod::Labels(_), _) | (_, Some(_)) => None,
-        _ => Some(reservoir_sample(
+        _ => Some(sample_rows(
             &mut backend,
-            STREAM_SAMPLE_ROWS,
-            &mut crate::init::seeded_rng(config.seed, usize::MAX),
+            sample_size(config.n_components),
+            &mut em::sample_rng(config.seed),
         )?),
     };
     em::fit(&mut backend, sample.as_ref(), config, warm_start, progress)

@@ -11,13 +11,14 @@ use rayon::prelude::*;
 use super::distances::{argmin_score, nearest, sq_norms_of, CentredSamples};
 
 /// The final labels of Lloyd's iterations from `centres` (D × K, centred columns), at most
-/// `max_iter` passes.
+/// `max_iter` passes, and their inertia (the weighted sum of the squared distances of the
+/// samples to the centres they were assigned to).
 pub fn lloyd(
     data: &CentredSamples<'_>,
     mut centres: DMatrix<f64>,
     max_iter: usize,
     tol: f64,
-) -> Vec<usize> {
+) -> (Vec<usize>, f64) {
     let n = data.n();
     let tol = tol * data.mean_variance();
     let mut labels = vec![0usize; n];
@@ -36,7 +37,7 @@ pub fn lloyd(
         }
         if previous.as_ref() == Some(&labels) {
             // Strict convergence: the labels are those of the final centres.
-            return labels;
+            return (labels, inertia(data, &dist));
         }
         if shift <= tol {
             break;
@@ -44,7 +45,19 @@ pub fn lloyd(
         previous = Some(labels.clone());
     }
     // The labels of the final centres (scikit-learn's closing assignment).
-    nearest(data, &centres).0
+    let (labels, dist) = nearest(data, &centres);
+    (labels, inertia(data, &dist))
+}
+
+/// Σ w_i d_i, in group order.
+fn inertia(data: &CentredSamples<'_>, dist: &[f64]) -> f64 {
+    match data.weights() {
+        None => data.sum(dist),
+        Some(w) => {
+            let weighted: Vec<f64> = dist.iter().zip(w.iter()).map(|(d, w)| d * w).collect();
+            data.sum(&weighted)
+        }
+    }
 }
 
 /// One pass: the nearest centre of every sample (into `labels`), its squared distance (into

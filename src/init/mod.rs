@@ -8,6 +8,7 @@
 pub mod distances;
 pub mod lloyd;
 pub mod plusplus;
+pub mod sample;
 
 use nalgebra::{DMatrix, DVector};
 use rand::Rng;
@@ -38,20 +39,34 @@ pub fn one_hot(labels: &[usize], k: usize) -> DMatrix<f64> {
 
 /// Settings of the k-means initialisation: at most `max_iter` Lloyd passes, stopping when the
 /// total squared centre shift is at most `tol` times the mean per-feature variance
-/// (scikit-learn's `KMeans(max_iter=300, tol=1e-4)`).
+/// (scikit-learn's `KMeans(max_iter=300, tol=1e-4)`), the best (lowest inertia) of `runs`
+/// seedings (scikit-learn's `n_init`, 1 inside `GaussianMixture`).
 #[derive(Debug, Clone, Copy)]
 pub struct KMeansSettings {
     /// Lloyd passes, at most.
     pub max_iter: usize,
     /// Tolerance on the centre shift, relative to the data's variance.
     pub tol: f64,
+    /// k-means++ seedings, each followed by Lloyd's iterations; the lowest inertia is kept.
+    pub runs: usize,
 }
+
+/// k-means runs on a sample of the data ([`sample`]): clustering it is cheap next to one
+/// pass over all the data, so the best of several runs makes the initialisation less
+/// dependent on the seed than scikit-learn's single run.
+pub const SAMPLE_RUNS: usize = 4;
 
 /// Hard responsibilities (N × K): every sample of `xt` (D × N) to its nearest row of `means`
 /// (K × D), as [`InitMethod::Means`] assigns them.
 pub fn nearest_responsibilities(xt: &DMatrix<f64>, means: &DMatrix<f64>) -> DMatrix<f64> {
+    one_hot(&nearest_labels(xt, means), means.nrows())
+}
+
+/// The nearest row of `means` (K × D) of every sample of `xt` (D × N), ties to the lower
+/// index.
+pub fn nearest_labels(xt: &DMatrix<f64>, means: &DMatrix<f64>) -> Vec<usize> {
     let data = CentredSamples::new(xt);
-    one_hot(&nearest(&data, &data.centre_rows(means)).0, means.nrows())
+    nearest(&data, &data.centre_rows(means)).0
 }
 
 /// The weighted means (K × D) of the columns of `xt` (D × N) under responsibilities `resp`
@@ -71,8 +86,77 @@ pub fn cluster_means(xt: &DMatrix<f64>, resp: &DMatrix<f64>) -> DMatrix<f64> {
     means
 }
 
-/// Initial responsibilities (N × K) for the samples in `xt` (D × N), with sample weights for
-/// the k-means initialisations when given.
+/// How an initialisation assigns the samples: hard labels (the k-means family, given means
+/// or labels) or soft responsibilities (random).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Initial {
+    /// One component per sample, in 0..K.
+    Labels(Vec<usize>),
+    /// Responsibilities, N × K, rows summing to one.
+    Responsibilities(DMatrix<f64>),
+}
+
+impl Initial {
+    /// As responsibilities (N × K): labels one-hot.
+    pub fn into_responsibilities(self, k: usize) -> DMatrix<f64> {
+        match self {
+            Initial::Labels(l) => one_hot(&l, k),
+            Initial::Responsibilities(r) => r,
+        }
+    }
+}
+
+/// The initial assignment of the samples in `xt` (D × N), with sample weights for the
+/// k-means initialisations when given.
+pub fn initial_assignment(
+    xt: &DMatrix<f64>,
+    weights: Option<&DVector<f64>>,
+    k: usize,
+    method: &InitMethod,
+    kmeans: KMeansSettings,
+    rng: &mut ChaCha8Rng,
+) -> Initial {
+    let n = xt.ncols();
+    let data = || CentredSamples::new(xt).weighted(weights);
+    Initial::Labels(match method {
+        InitMethod::KMeans => {
+            let data = data();
+            let mut best: Option<(Vec<usize>, f64)> = None;
+            for _ in 0..kmeans.runs.max(1) {
+                let seeds = kmeans_plus_plus(&data, k, rng);
+                let centres = data.centred_columns(&seeds);
+                let run = lloyd(&data, centres, kmeans.max_iter, kmeans.tol);
+                // The first of equal inertias.
+                if best.as_ref().is_none_or(|b| run.1 < b.1) {
+                    best = Some(run);
+                }
+            }
+            best.expect("at least one run").0
+        }
+        InitMethod::KMeansPlusPlus => {
+            let data = data();
+            let seeds = kmeans_plus_plus(&data, k, rng);
+            nearest(&data, &data.centred_columns(&seeds)).0
+        }
+        InitMethod::RandomFromData => {
+            let data = data();
+            let seeds = rand::seq::index::sample(rng, n, k).into_vec();
+            nearest(&data, &data.centred_columns(&seeds)).0
+        }
+        InitMethod::Random => {
+            let mut resp = DMatrix::from_fn(n, k, |_, _| rng.random::<f64>());
+            for mut row in resp.row_iter_mut() {
+                let s = row.sum();
+                row /= s;
+            }
+            return Initial::Responsibilities(resp);
+        }
+        InitMethod::Means(m) => nearest_labels(xt, m),
+        InitMethod::Labels(l) => l.clone(),
+    })
+}
+
+/// Initial responsibilities (N × K): [`initial_assignment`], labels one-hot.
 pub fn initial_responsibilities(
     xt: &DMatrix<f64>,
     weights: Option<&DVector<f64>>,
@@ -81,36 +165,7 @@ pub fn initial_responsibilities(
     kmeans: KMeansSettings,
     rng: &mut ChaCha8Rng,
 ) -> DMatrix<f64> {
-    let n = xt.ncols();
-    let data = || CentredSamples::new(xt).weighted(weights);
-    match method {
-        InitMethod::KMeans => {
-            let data = data();
-            let seeds = kmeans_plus_plus(&data, k, rng);
-            let centres = data.centred_columns(&seeds);
-            one_hot(&lloyd(&data, centres, kmeans.max_iter, kmeans.tol), k)
-        }
-        InitMethod::KMeansPlusPlus => {
-            let data = data();
-            let seeds = kmeans_plus_plus(&data, k, rng);
-            one_hot(&nearest(&data, &data.centred_columns(&seeds)).0, k)
-        }
-        InitMethod::RandomFromData => {
-            let data = data();
-            let seeds = rand::seq::index::sample(rng, n, k).into_vec();
-            one_hot(&nearest(&data, &data.centred_columns(&seeds)).0, k)
-        }
-        InitMethod::Random => {
-            let mut resp = DMatrix::from_fn(n, k, |_, _| rng.random::<f64>());
-            for mut row in resp.row_iter_mut() {
-                let s = row.sum();
-                row /= s;
-            }
-            resp
-        }
-        InitMethod::Means(m) => nearest_responsibilities(xt, m),
-        InitMethod::Labels(l) => one_hot(l, k),
-    }
+    initial_assignment(xt, weights, k, method, kmeans, rng).into_responsibilities(k)
 }
 
 #[cfg(test)]
@@ -121,6 +176,7 @@ mod tests {
     const SETTINGS: KMeansSettings = KMeansSettings {
         max_iter: 300,
         tol: 1e-4,
+        runs: 1,
     };
 
     #[test]
@@ -166,6 +222,7 @@ mod tests {
         let settings = KMeansSettings {
             max_iter: 1000,
             tol: 0.0,
+            runs: 1,
         };
         let resp = initial_responsibilities(&xt, None, k, &InitMethod::KMeans, settings, &mut rng);
         let labels: Vec<usize> = resp.row_iter().map(|r| r.transpose().imax()).collect();
@@ -185,5 +242,40 @@ mod tests {
                 assert!(dist(l) <= dist(c) + 1e-9, "sample {i}: {l} vs {c}");
             }
         }
+    }
+
+    /// The best of several k-means runs: its first run is the single run of the same seed, so
+    /// its within-cluster sum of squares is never larger, and on data with many local optima
+    /// (uniform noise, K = 9) some later run is strictly better for some seed.
+    #[test]
+    fn more_runs_never_give_a_worse_clustering() {
+        let within = |xt: &DMatrix<f64>, labels: &[usize], k: usize| {
+            let means = cluster_means(xt, &one_hot(labels, k));
+            labels
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| (xt.column(i) - means.row(l).transpose()).norm_squared())
+                .sum::<f64>()
+        };
+        let mut data_rng = ChaCha8Rng::seed_from_u64(5);
+        let xt = DMatrix::from_fn(2, 2000, |_, _| data_rng.random::<f64>());
+        let k = 9;
+        let mut strictly_better = 0;
+        for seed in 0..6 {
+            let labels = |runs: usize| {
+                let settings = KMeansSettings { runs, ..SETTINGS };
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                match initial_assignment(&xt, None, k, &InitMethod::KMeans, settings, &mut rng) {
+                    Initial::Labels(l) => l,
+                    Initial::Responsibilities(_) => unreachable!("k-means gives labels"),
+                }
+            };
+            let (one, four) = (within(&xt, &labels(1), k), within(&xt, &labels(4), k));
+            assert!(four <= one * (1.0 + 1e-6), "seed {seed}: {four} > {one}");
+            if four < one * (1.0 - 1e-6) {
+                strictly_better += 1;
+            }
+        }
+        assert!(strictly_better > 0, "four runs never beat one");
     }
 }

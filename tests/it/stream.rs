@@ -1,6 +1,8 @@
 //! Streamed fits (data read in chunks every pass): from the same initial means they equal the
 //! in-memory fit to 1e-10 for every covariance type and chunking; the default initialisation
-//! clusters a reservoir sample; bad files and settings are clear errors.
+//! clusters a seeded sample of rows, the same rows as in memory (so, beyond that sample's
+//! size, the default fits streamed and in memory are the same); bad files and settings are
+//! clear errors.
 
 use crate::common::cli::{assert_success, gaussmix};
 use crate::common::path_str as s;
@@ -79,7 +81,7 @@ fn streamed_fits_start_from_given_labels_as_in_memory_fits_do() {
 }
 
 #[test]
-fn the_default_initialisation_clusters_a_reservoir_sample() {
+fn the_default_initialisation_clusters_a_seeded_sample() {
     let (x, _) = draw(&truth(3), 8000, 22);
     let dir = tempfile::tempdir().unwrap();
     let path = written(dir.path(), "x.npy", &x);
@@ -95,7 +97,7 @@ fn the_default_initialisation_clusters_a_reservoir_sample() {
     let (a, b) = (run(), run());
     assert_eq!(a.params(), b.params(), "seeded: the same fit twice");
     assert!(a.summary().converged);
-    // a reservoir pass, the initial statistics, and the iterations
+    // a sampling pass, the initial statistics, and the iterations
     assert!(a
         .summary()
         .device
@@ -111,6 +113,37 @@ fn the_default_initialisation_clusters_a_reservoir_sample() {
         (la - lm).abs() < 1e-3 * lm.abs(),
         "{la} vs {lm}: the same three clusters"
     );
+}
+
+/// Beyond `max(20 000, 1 000·K)` rows, k-means clusters a seeded sample of row numbers drawn
+/// from N alone: a streamed default fit gathers the same rows as an in-memory one, gets the
+/// same initial means, and so the same model.
+#[test]
+fn beyond_the_sample_size_the_default_fit_streamed_equals_the_one_in_memory() {
+    let (x, _) = draw(&truth(3), 26_000, 24);
+    let dir = tempfile::tempdir().unwrap();
+    let path = written(dir.path(), "x.npy", &x);
+    for ct in [CovarianceType::Full, CovarianceType::Diag] {
+        let config = FitConfig::new(3).seed(7).covariance_type(ct);
+        let streamed = fit(
+            &Samples::streamed(NpyRows::open(&path).unwrap(), 3000).unwrap(),
+            &config,
+            FitOptions::new().device(DeviceChoice::Cpu),
+        )
+        .unwrap();
+        let memory = fit(
+            &Samples::new(&x).unwrap(),
+            &config,
+            FitOptions::new().device(DeviceChoice::Cpu),
+        )
+        .unwrap();
+        assert_same_fit(
+            &format!("{ct:?} streamed vs in memory"),
+            &streamed,
+            &memory,
+            1e-10,
+        );
+    }
 }
 
 #[test]
