@@ -5,7 +5,7 @@ use nalgebra::{DMatrix, DMatrixView, DMatrixViewMut};
 
 use crate::covariance::Covariances;
 use crate::error::Result;
-use crate::linalg::{gemm, Strided};
+use crate::linalg::{gemm, with_avx2, Strided};
 use crate::params::MixtureParams;
 
 use crate::linalg::LN_2PI;
@@ -180,15 +180,12 @@ impl<'p> Density<'p> {
         assert_eq!(xt.nrows(), d);
         assert_eq!((out.nrows(), out.ncols()), (k, n));
         let prec = &params.precisions;
-        let const_term = -0.5 * d as f64 * LN_2PI;
-        let lw = |c: usize| self.log_weights.as_ref().map(|w| w[c]);
-        let finish = |c: usize, maha: f64| {
-            let v = const_term - 0.5 * maha + prec.log_det(c, d);
-            match lw(c) {
-                Some(w) => v + w,
-                None => v,
-            }
+        let terms = Terms {
+            const_term: -0.5 * d as f64 * LN_2PI,
+            log_det: (0..k).map(|c| prec.log_det(c, d)).collect(),
+            log_weights: self.log_weights.as_deref(),
         };
+        let finish = |c: usize, maha: f64| terms.finish(c, maha);
         match &self.prepared {
             Prepared::Triangular {
                 first,
@@ -215,39 +212,14 @@ impl<'p> Density<'p> {
                 }
                 let ys = &scratch[..rows * n];
                 let os = out.as_mut_slice();
-                let rest = d - h;
-                for i in 0..n {
-                    let col = &ys[i * rows..(i + 1) * rows];
-                    for c in 0..k {
-                        let maha = if *tied {
-                            sq_dist(col, &shift[c * d..(c + 1) * d])
-                        } else {
-                            let (a, b) = col.split_at(k * h);
-                            let (sa, sb) = shift.split_at(k * h);
-                            sq_dist(&a[c * h..(c + 1) * h], &sa[c * h..(c + 1) * h])
-                                + sq_dist(
-                                    &b[c * rest..(c + 1) * rest],
-                                    &sb[c * rest..(c + 1) * rest],
-                                )
-                        };
-                        os[i * k + c] = finish(c, maha);
-                    }
-                }
+                triangular_log_densities(ys, (k, d, *h), shift, *tied, &terms, os);
             }
             Prepared::Diag {
                 means_rows,
                 prec_rows,
             } => {
                 let os = out.as_mut_slice();
-                for i in 0..n {
-                    let x = xt.column(i);
-                    let x = column_slice(&x);
-                    for c in 0..k {
-                        let mu = &means_rows[c * d..(c + 1) * d];
-                        let pr = &prec_rows[c * d..(c + 1) * d];
-                        os[i * k + c] = finish(c, scaled_sq_dist(x, mu, pr));
-                    }
-                }
+                diag_log_densities(xt, means_rows, prec_rows, &terms, os);
             }
             Prepared::Spherical { means_rows } => {
                 let Covariances::Spherical(p) = &prec.cholesky else {
@@ -276,6 +248,94 @@ impl<'p> Density<'p> {
             }
         }
         Ok(())
+    }
+}
+
+/// The constant terms of the log-densities: `−½ D ln 2π`, each component's `ln det U_k`,
+/// and `log π_k` for weighted log-probabilities.
+struct Terms<'a> {
+    const_term: f64,
+    log_det: Vec<f64>,
+    log_weights: Option<&'a [f64]>,
+}
+
+impl Terms<'_> {
+    /// `log N` (plus `log π_k`) of component `c` from its Mahalanobis distance.
+    #[inline(always)]
+    fn finish(&self, c: usize, maha: f64) -> f64 {
+        let v = self.const_term - 0.5 * maha + self.log_det[c];
+        match self.log_weights {
+            Some(w) => v + w[c],
+            None => v,
+        }
+    }
+}
+
+with_avx2!(triangular_log_densities, triangular_avx2, triangular_body, (
+    ys: &[f64],
+    dims: (usize, usize, usize),
+    shift: &[f64],
+    tied: bool,
+    terms: &Terms<'_>,
+    out: &mut [f64]
+));
+
+with_avx2!(diag_log_densities, diag_avx2, diag_body, (
+    xt: DMatrixView<'_, f64>,
+    means_rows: &[f64],
+    prec_rows: &[f64],
+    terms: &Terms<'_>,
+    out: &mut [f64]
+));
+
+/// The log-densities (K × n into `out`) from the products `ys` (rows × n, region A then
+/// region B, see [`Prepared::Triangular`]) and the shifts; `dims` is (K, D, h).
+#[inline(always)]
+fn triangular_body(
+    ys: &[f64],
+    (k, d, h): (usize, usize, usize),
+    shift: &[f64],
+    tied: bool,
+    terms: &Terms<'_>,
+    out: &mut [f64],
+) {
+    let rows = if tied { d } else { k * d };
+    let rest = d - h;
+    for (col, o) in ys.chunks_exact(rows).zip(out.chunks_exact_mut(k)) {
+        for (c, o) in o.iter_mut().enumerate() {
+            let maha = if tied {
+                sq_dist(col, &shift[c * d..(c + 1) * d])
+            } else {
+                let (a, b) = col.split_at(k * h);
+                let (sa, sb) = shift.split_at(k * h);
+                sq_dist(&a[c * h..(c + 1) * h], &sa[c * h..(c + 1) * h])
+                    + sq_dist(&b[c * rest..(c + 1) * rest], &sb[c * rest..(c + 1) * rest])
+            };
+            *o = terms.finish(c, maha);
+        }
+    }
+}
+
+/// The diagonal log-densities (K × n into `out`) of the samples `xt` (D × n) from the
+/// component rows of means and precision factors (K × D, row-major).
+#[inline(always)]
+fn diag_body(
+    xt: DMatrixView<'_, f64>,
+    means_rows: &[f64],
+    prec_rows: &[f64],
+    terms: &Terms<'_>,
+    out: &mut [f64],
+) {
+    let d = xt.nrows();
+    let k = means_rows.len() / d.max(1);
+    for (i, o) in out.chunks_exact_mut(k).enumerate() {
+        let x = xt.column(i);
+        let x = column_slice(&x);
+        for (c, o) in o.iter_mut().enumerate() {
+            let mu = &means_rows[c * d..(c + 1) * d];
+            let pr = &prec_rows[c * d..(c + 1) * d];
+            *o = terms.finish(c, scaled_sq_dist(x, mu, pr));
+        }
     }
 }
 

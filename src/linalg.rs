@@ -131,6 +131,34 @@ pub fn mean_of_columns(xt: &DMatrix<f64>, groups: &[std::ops::Range<usize>]) -> 
     mean / n.max(1) as f64
 }
 
+/// Defines `$name`, which runs `$body` (an `#[inline(always)]` function of the same
+/// arguments) compiled for AVX2 where the CPU has it (x86-64), otherwise as it is: for the
+/// element-wise loops (distances, packing) that the baseline x86-64 target compiles to 2-wide
+/// SSE2. (A target-feature function that takes a closure does not reliably get it inlined,
+/// so each loop gets its own pair of functions.) The loops keep their sums in explicit lanes
+/// and Rust never fuses a multiply and an add by itself, so the results are the same bit for
+/// bit; AVX2 only widens the registers.
+macro_rules! with_avx2 {
+    ($name:ident, $avx2:ident, $body:ident, ($($arg:ident: $ty:ty),*)) => {
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                unsafe { $avx2($($arg),*) };
+                return;
+            }
+            $body($($arg),*)
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx2($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use with_avx2;
+
 /// `log Σ exp(v)` computed stably; `-inf` for an empty or all `-inf` input.
 pub fn log_sum_exp(v: &[f64]) -> f64 {
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);

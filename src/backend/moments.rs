@@ -19,7 +19,7 @@
 use nalgebra::{DMatrix, DMatrixView, DVector};
 
 use crate::covariance::CovarianceType;
-use crate::linalg::{gemm, Strided};
+use crate::linalg::{gemm, with_avx2, Strided};
 use crate::stats::{Scatter, SufficientStats};
 
 /// Largest D for the packed second moments of full covariances.
@@ -60,8 +60,8 @@ impl Shape {
 /// Adds the moments of the samples `xt` (D × B, one per column) under the responsibilities
 /// `resp` (K × B) to `acc` (rows × K). `packed` is scratch space, reused between calls.
 ///
-/// The rows are built row by row (each row one product over all B samples: long, contiguous,
-/// vectorised loops) into a row-major `rows × B` matrix, then multiplied once.
+/// The rows are built into a `rows × B` matrix (for full covariances row by row, each row one
+/// product over all B samples; for diag ones sample by sample), then multiplied once.
 pub fn accumulate(
     shape: Shape,
     xt: DMatrixView<'_, f64>,
@@ -102,35 +102,24 @@ fn accumulate_block(
     let rows = shape.rows(d);
     let second = shape.second(d);
     packed.resize(rows * b, 0.0);
+    if shape == Shape::Diag {
+        // Few rows per sample: written sample by sample (rows × B, column-major), contiguous
+        // stores instead of a transposition. The product sees the same matrix, so the same
+        // sums.
+        pack_diag(xt, shift, &mut packed[..rows * b]);
+        gemm(
+            1.0,
+            Strided::col_major(&packed[..rows * b], rows, b),
+            Strided::view(&resp).t(),
+            1.0,
+            &mut acc.as_view_mut(),
+        );
+        return;
+    }
     let (sq, rest) = packed[..rows * b].split_at_mut(second * b);
     let (z, ones) = rest.split_at_mut(d * b);
-    // z (D × B, row-major): the shifted samples, transposed.
-    for (j, col) in xt.column_iter().enumerate() {
-        for (a, (xv, s)) in col.iter().zip(shift.iter()).enumerate() {
-            z[a * b + j] = xv - s;
-        }
-    }
+    pack_full(xt, shift, b, sq, z);
     ones.fill(1.0);
-    match shape {
-        Shape::Full => {
-            let mut row = 0;
-            for a in 0..d {
-                let za = &z[a * b..(a + 1) * b];
-                for bb in 0..=a {
-                    let zb = &z[bb * b..(bb + 1) * b];
-                    for ((u, x), y) in sq[row * b..(row + 1) * b].iter_mut().zip(za).zip(zb) {
-                        *u = x * y;
-                    }
-                    row += 1;
-                }
-            }
-        }
-        Shape::Diag => {
-            for (u, zv) in sq.iter_mut().zip(z.iter()) {
-                *u = zv * zv;
-            }
-        }
-    }
     gemm(
         1.0,
         Strided::col_major(&packed[..rows * b], b, rows).t(),
@@ -138,6 +127,69 @@ fn accumulate_block(
         1.0,
         &mut acc.as_view_mut(),
     );
+}
+
+with_avx2!(pack_diag, pack_diag_avx2, pack_diag_body, (
+    xt: DMatrixView<'_, f64>,
+    shift: &DVector<f64>,
+    packed: &mut [f64]
+));
+
+/// The diag rows of every sample of `xt` (D × B) about `shift`, one sample after another:
+/// `z_a²` (D), `z_a` (D), 1.
+#[inline(always)]
+fn pack_diag_body(xt: DMatrixView<'_, f64>, shift: &DVector<f64>, packed: &mut [f64]) {
+    let d = xt.nrows();
+    let shift = shift.as_slice();
+    for (col, out) in xt.column_iter().zip(packed.chunks_exact_mut(2 * d + 1)) {
+        let (sq, rest) = out.split_at_mut(d);
+        let (z, one) = rest.split_at_mut(d);
+        for (((q, zv), x), s) in sq.iter_mut().zip(z.iter_mut()).zip(col.iter()).zip(shift) {
+            let v = x - s;
+            *zv = v;
+            *q = v * v;
+        }
+        one[0] = 1.0;
+    }
+}
+
+with_avx2!(pack_full, pack_full_avx2, pack_full_body, (
+    xt: DMatrixView<'_, f64>,
+    shift: &DVector<f64>,
+    b: usize,
+    sq: &mut [f64],
+    z: &mut [f64]
+));
+
+/// The packed rows of `xt` (D × B) about `shift`, row by row (each row one product over all
+/// B samples: long, contiguous loops): the lower triangle of z zᵀ into `sq`, the shifted
+/// samples into `z` (D × B, row-major).
+#[inline(always)]
+fn pack_full_body(
+    xt: DMatrixView<'_, f64>,
+    shift: &DVector<f64>,
+    b: usize,
+    sq: &mut [f64],
+    z: &mut [f64],
+) {
+    let d = xt.nrows();
+    // z (D × B, row-major): the shifted samples, transposed.
+    for (j, col) in xt.column_iter().enumerate() {
+        for (a, (xv, s)) in col.iter().zip(shift.iter()).enumerate() {
+            z[a * b + j] = xv - s;
+        }
+    }
+    let mut row = 0;
+    for a in 0..d {
+        let za = &z[a * b..(a + 1) * b];
+        for bb in 0..=a {
+            let zb = &z[bb * b..(bb + 1) * b];
+            for ((u, x), y) in sq[row * b..(row + 1) * b].iter_mut().zip(za).zip(zb) {
+                *u = x * y;
+            }
+            row += 1;
+        }
+    }
 }
 
 /// The statistics of accumulated moments `acc` (rows × K) about `shift`.
