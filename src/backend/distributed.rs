@@ -18,7 +18,7 @@ use crate::backend::Backend;
 use crate::collective::{exchange, Collective};
 use crate::covariance::CovarianceType;
 use crate::error::{GmmError, Result};
-use crate::init::nearest_responsibilities;
+use crate::init::nearest_labels;
 use crate::params::MixtureParams;
 use crate::stats::{Scatter, SufficientStats};
 
@@ -266,8 +266,7 @@ impl Backend for DistributedBackend {
     ) -> Result<SufficientStats> {
         self.merged(means, covariance_type, |b, columns| match columns {
             Some(xt) if b.keeps_responsibilities() => {
-                b.set_responsibilities(&nearest_responsibilities(xt, means))?;
-                b.m_step_stats(covariance_type)
+                b.stats_of_labels(&nearest_labels(xt, means), means.nrows(), covariance_type)
             }
             _ => b.stats_of_nearest(means, covariance_type),
         })

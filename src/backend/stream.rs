@@ -18,7 +18,7 @@ use crate::backend::cpu::CpuBackend;
 use crate::backend::Backend;
 use crate::covariance::CovarianceType;
 use crate::error::{GmmError, Result};
-use crate::init::nearest_responsibilities;
+use crate::init::nearest_labels;
 use crate::init::sample::sample_indices;
 use crate::params::MixtureParams;
 use crate::samples::{RowSource, Stream};
@@ -229,9 +229,9 @@ impl Backend for StreamBackend {
         let mut start = 0;
         Self::merged(self.pass(|c| {
             let n = c.n_samples();
-            c.set_responsibilities(&crate::init::one_hot(&labels[start..start + n], k))?;
+            let stats = c.stats_of_labels(&labels[start..start + n], k, covariance_type);
             start += n;
-            c.m_step_stats(covariance_type)
+            stats
         })?)
     }
 
@@ -241,8 +241,8 @@ impl Backend for StreamBackend {
         covariance_type: CovarianceType,
     ) -> Result<SufficientStats> {
         Self::merged(self.pass(|c| {
-            c.set_responsibilities(&nearest_responsibilities(&c.samples_as_columns(), means))?;
-            c.m_step_stats(covariance_type)
+            let labels = nearest_labels(&c.samples_as_columns(), means);
+            c.stats_of_labels(&labels, means.nrows(), covariance_type)
         })?)
     }
 }

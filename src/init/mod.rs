@@ -56,14 +56,9 @@ pub struct KMeansSettings {
 /// dependent on the seed than scikit-learn's single run.
 pub const SAMPLE_RUNS: usize = 4;
 
-/// Hard responsibilities (N × K): every sample of `xt` (D × N) to its nearest row of `means`
-/// (K × D), as [`InitMethod::Means`] assigns them.
-pub fn nearest_responsibilities(xt: &DMatrix<f64>, means: &DMatrix<f64>) -> DMatrix<f64> {
-    one_hot(&nearest_labels(xt, means), means.nrows())
-}
-
 /// The nearest row of `means` (K × D) of every sample of `xt` (D × N), ties to the lower
-/// index.
+/// index: how [`InitMethod::Means`] assigns the samples, and every sample's initial label
+/// after k-means on a sample of them.
 pub fn nearest_labels(xt: &DMatrix<f64>, means: &DMatrix<f64>) -> Vec<usize> {
     let data = CentredSamples::new(xt);
     nearest(&data, &data.centre_rows(means)).0
