@@ -185,7 +185,6 @@ impl<'p> Density<'p> {
             log_det: (0..k).map(|c| prec.log_det(c, d)).collect(),
             log_weights: self.log_weights.as_deref(),
         };
-        let finish = |c: usize, maha: f64| terms.finish(c, maha);
         match &self.prepared {
             Prepared::Triangular {
                 first,
@@ -231,7 +230,7 @@ impl<'p> Density<'p> {
                     let x = column_slice(&x);
                     for c in 0..k {
                         let dist = sq_dist(x, &means_rows[c * d..(c + 1) * d]);
-                        os[i * k + c] = finish(c, dist * p[c] * p[c]);
+                        os[i * k + c] = terms.finish(c, dist * p[c] * p[c]);
                     }
                 }
             }

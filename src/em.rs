@@ -60,6 +60,15 @@ pub(crate) fn sample_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
     seeded_rng(seed, usize::MAX)
 }
 
+/// The k-means settings of `config`, with `runs` seedings.
+fn kmeans_settings(config: &ValidFitConfig, runs: usize) -> crate::init::KMeansSettings {
+    crate::init::KMeansSettings {
+        max_iter: config.kmeans_iter,
+        tol: config.kmeans_tol,
+        runs,
+    }
+}
+
 /// The initial means (K × D) from clustering a sample of the data (D × S) by `config.init`:
 /// for k-means, the best of `runs` runs.
 fn sample_means(
@@ -68,17 +77,12 @@ fn sample_means(
     init: usize,
     runs: usize,
 ) -> DMatrix<f64> {
-    let settings = crate::init::KMeansSettings {
-        max_iter: config.kmeans_iter,
-        tol: config.kmeans_tol,
-        runs,
-    };
     let resp = initial_responsibilities(
         sample,
         None,
         config.n_components,
         &config.init,
-        settings,
+        kmeans_settings(config, runs),
         &mut seeded_rng(config.seed, init),
     );
     cluster_means(sample, &resp)
@@ -92,11 +96,6 @@ fn initial_stats<B: Backend + ?Sized>(
     config: &ValidFitConfig,
     init: usize,
 ) -> Result<SufficientStats> {
-    let settings = crate::init::KMeansSettings {
-        max_iter: config.kmeans_iter,
-        tol: config.kmeans_tol,
-        runs: 1,
-    };
     let resp = match (&config.init, init_samples) {
         (InitMethod::Labels(l), None) => {
             return backend.stats_of_labels(l, config.n_components, config.covariance_type)
@@ -135,7 +134,7 @@ fn initial_stats<B: Backend + ?Sized>(
             backend.sample_weights(),
             config.n_components,
             &config.init,
-            settings,
+            kmeans_settings(config, 1),
             &mut seeded_rng(config.seed, init),
         ) {
             Initial::Labels(labels) => {

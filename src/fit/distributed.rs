@@ -23,7 +23,7 @@ use crate::config::{InitMethod, ValidFitConfig};
 use crate::device::Device;
 use crate::em::{self, Progress};
 use crate::error::{GmmError, Result};
-use crate::init::sample::sample_size;
+use crate::init::sample::{sample_columns, sample_size};
 use crate::model::GaussianMixture;
 use crate::samples::{Distributed, Samples};
 
@@ -141,13 +141,6 @@ fn local_part(
 fn local_sample(rows: Rows<'_>, size: usize, rng: &mut impl rand::Rng) -> Result<DMatrix<f64>> {
     match rows {
         Rows::Stream(b) => sample_rows(b, size, rng),
-        Rows::Memory(xt) => {
-            if size >= xt.ncols() {
-                return Ok((*xt).clone());
-            }
-            let mut picked = rand::seq::index::sample(rng, xt.ncols(), size).into_vec();
-            picked.sort_unstable();
-            Ok(xt.select_columns(&picked))
-        }
+        Rows::Memory(xt) => Ok(sample_columns(&xt, size, rng)),
     }
 }

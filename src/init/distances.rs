@@ -11,7 +11,7 @@ use std::ops::Range;
 use nalgebra::{DMatrix, DVector};
 use rayon::prelude::*;
 
-use crate::linalg::{gemm, mean_of_columns, Strided};
+use crate::linalg::{gemm, mean_of_columns, with_avx2, Strided};
 
 /// Samples per block: the M × BLOCK products stay in cache.
 pub const BLOCK: usize = 1024;
@@ -225,27 +225,20 @@ impl<'a> CentredSamples<'a> {
 /// sample (the centres, 32 KiB at most, stay in the L1 cache) instead of by GEMM.
 const DIRECT_MAX: usize = 4096;
 
+with_avx2!(dots2, dots2_avx2, dots2_body, (
+    xa: &[f64],
+    xb: &[f64],
+    ct: &[f64],
+    m: usize,
+    pa: &mut [f64],
+    pb: &mut [f64]
+));
+
 /// `p_c = x · c_c` for the `m` centres stored as `ct` (D × m, row-major: the j-th entries of
 /// all centres together), for two samples at once: sixteen independent accumulators (eight
 /// centres × two samples) keep the adds from waiting on each other. The same multiplications
 /// and additions in the same order on every machine (no fused multiply-add), so the results
 /// do not depend on the instruction set; AVX2 only widens the registers.
-fn dots2(xa: &[f64], xb: &[f64], ct: &[f64], m: usize, pa: &mut [f64], pb: &mut [f64]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        unsafe { dots2_avx2(xa, xb, ct, m, pa, pb) };
-        return;
-    }
-    dots2_body(xa, xb, ct, m, pa, pb)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn dots2_avx2(xa: &[f64], xb: &[f64], ct: &[f64], m: usize, pa: &mut [f64], pb: &mut [f64]) {
-    dots2_body(xa, xb, ct, m, pa, pb)
-}
-
 #[inline(always)]
 fn dots2_body(xa: &[f64], xb: &[f64], ct: &[f64], m: usize, pa: &mut [f64], pb: &mut [f64]) {
     let mut c0 = 0;
