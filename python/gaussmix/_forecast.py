@@ -40,7 +40,9 @@ def forecast(
     validation_fraction: float = 0.3,
     n_folds: int = 3,
     calibrate: bool = True,
-    calibration_half_life: float = 1.0,
+    calibration_half_life: float = 0.5,
+    online_calibration: bool = True,
+    calibration_step: float = 0.02,
     period: Optional[int] = None,
     n_paths: int = 200,
     reg_covar: float = 1e-4,
@@ -86,10 +88,18 @@ def forecast(
     n_folds : int, default=3
         Cross-validation folds.
     calibrate : bool, default=True
-        Calibrate the intervals on the folds (split-conformal, per horizon step).
-    calibration_half_life : float, default=1.0
-        Recency weighting of the calibration, in folds: a fold score's weight halves every
-        this many folds' worth of scores back from the newest (0: all weigh the same).
+        Calibrate the intervals on the folds (conformal, per horizon step).
+    calibration_half_life : float, default=0.5
+        Recency weighting of the calibration, in folds: a score's weight halves every this
+        many folds' worth of scores back from the newest (0: all weigh the same).
+    online_calibration : bool, default=True
+        Go on calibrating through the test part: each test forecast's interval is also
+        calibrated on the errors of the earlier test forecasts whose true values are known
+        at its origin, as a forecaster running on the series would. False: the folds alone.
+    calibration_step : float, default=0.02
+        Step of the online calibration's adaptive level (adaptive conformal inference, Gibbs
+        & Candès 2021): each test forecast scored moves the miss rate aimed at by
+        ``calibration_step * (1 - level - miss)``; 0 keeps the level fixed.
     period : int, optional
         The seasonal period; by default detected from the training part's autocorrelation.
         With one, seasonal differencing is among the transforms ('seasonal') and the
@@ -110,7 +120,8 @@ def forecast(
         ``mae``, ``rmse_by_horizon``), the settings, the split (``n_train``, ``n_test``,
         ``n_train_points``, ``series_length``), the configuration applied, ``cross_validation``
         (the RMSE of every candidate tried), ``interval_level``, ``interval_coverage``,
-        ``interval_coverage_by_horizon`` and the conformal ``interval_scales``.
+        ``interval_coverage_by_horizon``, the conformal ``interval_scales`` of the folds and
+        ``interval_scales_by_origin`` (n_test lists of ``horizon`` factors, online).
     """
     preset = _DEFAULTS
     if isinstance(series, str):
@@ -141,6 +152,8 @@ def forecast(
         n_folds=int(n_folds),
         calibrate=bool(calibrate),
         calibration_half_life=float(calibration_half_life),
+        online_calibration=bool(online_calibration),
+        calibration_step=float(calibration_step),
         period=None if period is None else int(period),
         transform=transform,
         iterated=bool(iterated),

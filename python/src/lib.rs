@@ -1039,8 +1039,8 @@ fn fit(
 #[pyfunction]
 #[pyo3(signature = (
     series, window=10, horizon=1, n_components=None, covariance_type=None, test_fraction=0.2,
-    validation_fraction=0.3, n_folds=3, calibrate=true, calibration_half_life=1.0, period=None,
-    transform="auto",
+    validation_fraction=0.3, n_folds=3, calibrate=true, calibration_half_life=0.5,
+    online_calibration=true, calibration_step=0.02, period=None, transform="auto",
     iterated=false, level=0.9, n_paths=200, seed=0, n_init=3, reg_covar=1e-4
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -1056,6 +1056,8 @@ fn forecast<'py>(
     n_folds: usize,
     calibrate: bool,
     calibration_half_life: f64,
+    online_calibration: bool,
+    calibration_step: f64,
     period: Option<usize>,
     transform: &str,
     iterated: bool,
@@ -1074,6 +1076,8 @@ fn forecast<'py>(
         n_folds,
         calibrate,
         calibration_half_life_folds: (calibration_half_life > 0.0).then_some(calibration_half_life),
+        online_calibration,
+        calibration_step,
         period,
         transform: parse::<TransformChoice>(transform)?,
         iterated,

@@ -373,6 +373,33 @@ def test_forecast_chooses_what_is_not_given_as_the_cli_does(cli, tmp_path):
     assert ours["interval_calibrated"] is True
 
 
+def test_forecast_calibrates_online_as_the_cli_does_and_can_keep_to_the_folds(cli, tmp_path):
+    values = gaussmix.builtin_series("sunspots")
+    series = tmp_path / "s.txt"
+    series.write_text("\n".join(repr(float(v)) for v in values) + "\n")
+    report = tmp_path / "r.json"
+    subprocess.run([cli, "forecast", str(series), "-w", "9", "--horizon", "3", "-k", "2",
+                    "--covariance", "full", "--static-calibration", "--report", str(report)],
+                   check=True, capture_output=True)
+    fixed = gaussmix.forecast(values, window=9, horizon=3, n_components=2,
+                              covariance_type="full", online_calibration=False)
+    assert fixed == json.loads(report.read_text())
+    assert fixed["online_calibration"] is False
+    assert all(row == fixed["interval_scales"] for row in fixed["interval_scales_by_origin"])
+    online = gaussmix.forecast(values, window=9, horizon=3, n_components=2,
+                               covariance_type="full")
+    assert online["online_calibration"] is True
+    rows = online["interval_scales_by_origin"]
+    assert len(rows) == online["n_test"]
+    # The first origin knows only the folds; later ones have seen test errors.
+    assert rows[0] == online["interval_scales"]
+    assert any(row != rows[0] for row in rows)
+    # The point forecasts do not depend on the calibration.
+    assert online["gmm"] == fixed["gmm"]
+    with pytest.raises(ValueError, match="calibration_step"):
+        gaussmix.forecast(values, window=9, horizon=3, calibration_step=1.5)
+
+
 def test_interpolate_gives_the_cli_figures_and_beats_linear_on_a_smooth_signal(cli, tmp_path):
     t = np.arange(600.0)
     truth = np.sin(2 * np.pi * t / 17) + 0.5 * np.sin(2 * np.pi * t / 6.3)

@@ -62,8 +62,18 @@ pub struct Args {
     pub no_calibrate: bool,
     /// Recency weighting of the calibration, in folds: a fold score's weight halves every
     /// this many folds' worth of scores back from the newest (0: all weigh the same).
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
     pub calibration_half_life: f64,
+    /// Calibrate on the folds only, the same for every test origin. By default the
+    /// calibration goes on through the test part: each forecast's interval is also calibrated
+    /// on the errors of the earlier test forecasts whose true values are known at its origin.
+    #[arg(long)]
+    pub static_calibration: bool,
+    /// Step of the online calibration's adaptive level (adaptive conformal inference): each
+    /// test forecast whose true value becomes known moves the miss rate aimed at by
+    /// STEP × (1 − level − miss); 0 keeps the level fixed.
+    #[arg(long, default_value_t = 0.02, allow_negative_numbers = true)]
+    pub calibration_step: f64,
     /// Iterated one-step forecasts instead of direct H-step ones.
     #[arg(long)]
     pub iterated: bool,
@@ -158,6 +168,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         calibrate: !args.no_calibrate,
         calibration_half_life_folds: (args.calibration_half_life > 0.0)
             .then_some(args.calibration_half_life),
+        online_calibration: !args.static_calibration,
+        calibration_step: args.calibration_step,
         period: args.period,
         transform: args.transform,
         iterated: args.iterated,
@@ -234,14 +246,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "{:.0}% intervals of the mixture{} contain {:.1}% of the test values (by horizon step: {})",
         config.level * 100.0,
         if config.calibrate {
-            format!(
-                ", calibrated on the folds (scales {})",
-                run.interval_scales
-                    .iter()
-                    .map(|q| format!("{q:.2}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            let scales = |q: &mut dyn Iterator<Item = f64>| {
+                q.map(|q| format!("{q:.2}")).collect::<Vec<_>>().join(", ")
+            };
+            if config.online_calibration {
+                let last = run.interval_scales_by_origin.nrows().saturating_sub(1);
+                format!(
+                    ", calibrated on the folds (scales {}) and online on the test forecasts known by then (scales at the last origin {})",
+                    scales(&mut run.interval_scales.iter().copied()),
+                    scales(&mut run.interval_scales_by_origin.row(last).iter().copied())
+                )
+            } else {
+                format!(
+                    ", calibrated on the folds (scales {})",
+                    scales(&mut run.interval_scales.iter().copied())
+                )
+            }
         } else {
             String::new()
         },

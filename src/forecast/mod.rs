@@ -16,12 +16,15 @@
 //! ([`window::Transform`]). What is not fixed — the transform under `auto`, K among
 //! `candidate_components`, the covariance type among `candidate_covariances` — is chosen by
 //! time-series cross-validation on the training part ([`select`]), whose folds also calibrate
-//! the intervals (split-conformal, per horizon step).
+//! the intervals (conformal, per horizon step, [`calibrate`]); by default the calibration then
+//! goes on online, each test forecast's interval also calibrated on the errors of the earlier
+//! test forecasts whose true values are known at its origin.
 //!
 //! Baselines on the same split: persistence (the last value) and a direct linear AR model of
 //! the same window fitted by least squares ([`baseline`]).
 
 pub mod baseline;
+pub mod calibrate;
 pub mod interpolate;
 #[cfg(feature = "cli")]
 pub mod plot;
@@ -97,6 +100,15 @@ pub struct ForecastConfig {
     /// Recency weighting of the calibration: the weight of a fold score halves every this
     /// many folds' worth of scores back from the newest; `None`: all weigh the same.
     pub calibration_half_life_folds: Option<f64>,
+    /// Go on calibrating online through the test part: each test forecast's interval is also
+    /// calibrated on the errors of the earlier test forecasts whose true values are known at
+    /// its origin ([`calibrate::online_factors`]), as a forecaster running on the series
+    /// would. `false`: the folds' calibration alone, the same for every origin.
+    pub online_calibration: bool,
+    /// The step γ of the online calibration's adaptive level (adaptive conformal inference):
+    /// each test forecast scored moves the miss rate aimed at by γ (1 − level − miss); 0 keeps
+    /// the level fixed.
+    pub calibration_step: f64,
     /// The seasonal period (≥ 2), if known; `None`: detected from the training part's
     /// autocorrelation ([`baseline::detect_period`]), if it has one. With a period, `auto`
     /// also tries seasonal differencing and the seasonal-naive baseline is reported.
@@ -130,7 +142,9 @@ impl Default for ForecastConfig {
             candidate_components: Vec::new(),
             candidate_covariances: Vec::new(),
             calibrate: true,
-            calibration_half_life_folds: Some(1.0),
+            calibration_half_life_folds: Some(0.5),
+            online_calibration: true,
+            calibration_step: 0.02,
             period: None,
             transform: TransformChoice::Auto,
             iterated: false,
@@ -229,6 +243,13 @@ impl ForecastConfig {
                 "level",
                 self.level,
                 "use an interval probability strictly between 0 and 1 (default 0.9)",
+            ));
+        }
+        if !(self.calibration_step >= 0.0 && self.calibration_step < 1.0) {
+            return Err(GmmError::param(
+                "calibration_step",
+                self.calibration_step,
+                "use a step of at least 0 and below 1 (default 0.02; 0 keeps the level fixed)",
             ));
         }
         if self.iterated && self.n_paths < 2 {
@@ -341,8 +362,13 @@ pub struct ForecastRun {
     pub chosen: Candidate,
     /// Cross-validated RMSE of every candidate tried (one entry when nothing was chosen).
     pub validation: Validation,
-    /// The conformal factor of each horizon step's intervals (1 without calibration).
+    /// The conformal factor of each horizon step's intervals from the folds alone (1 without
+    /// calibration): the factors of the first test origin.
     pub interval_scales: Vec<f64>,
+    /// The conformal factor of every test forecast, n_test × H: with online calibration, each
+    /// origin's from the folds and the earlier test forecasts scored by then; otherwise
+    /// `interval_scales` on every row.
+    pub interval_scales_by_origin: DMatrix<f64>,
     /// Test origins whose past lies outside what the model was trained on: its marginal
     /// log-density is below every training window's (a level never seen, say). Their
     /// forecasts extrapolate.
@@ -458,6 +484,8 @@ impl ForecastRun {
             "interval_calibrated": self.config.calibrate,
             "calibration_half_life_folds": self.config.calibration_half_life_folds,
             "interval_scales": self.interval_scales,
+            "online_calibration": self.config.calibrate && self.config.online_calibration,
+            "interval_scales_by_origin": self.interval_scales_by_origin.row_iter().map(|r| r.iter().copied().collect::<Vec<f64>>()).collect::<Vec<_>>(),
             "inputs_outside_training": {
                 "count": self.outside_training.len(),
                 "fraction": self.outside_training.len() as f64 / self.n_test().max(1) as f64,
@@ -631,6 +659,13 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         None => baseline::detect_period(train).map(|p| (p, true)),
     };
     let fixed = match config.transform {
+        TransformChoice::Fixed(t @ Transform::Seasonal(_)) if gaps => {
+            return Err(GmmError::param(
+                "transform",
+                t.as_str(),
+                "the series has gaps, which seasonal differencing cannot forecast from (its levels do not follow from one known value); use transform none, diff, window-norm or auto, or fill the gaps first (gaussmix interpolate)",
+            ))
+        }
         TransformChoice::Fixed(Transform::Seasonal(0)) => match period {
             Some((p, _)) => Some(Transform::Seasonal(p)),
             None => {
@@ -641,16 +676,7 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
                 ))
             }
         },
-        TransformChoice::Fixed(t) if gaps && t != Transform::None => {
-            return Err(GmmError::param(
-                "transform",
-                t.as_str(),
-                "the series has gaps, and only transform none encodes a window with gaps (the others need its last value and every difference); use transform none or auto, or fill the gaps first (gaussmix interpolate)",
-            ))
-        }
         TransformChoice::Fixed(t) => Some(t),
-        // With gaps, the levels as they are: the one transform a window with gaps has.
-        TransformChoice::Auto if gaps => Some(Transform::None),
         TransformChoice::Auto => None,
     };
     let with_period = ForecastConfig {
@@ -665,17 +691,27 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         ..config.clone()
     };
     let (model, origins, mut forecasts) = fit_and_forecast(y, n_train, transform, &applied)?;
+    let truth = truth_at(y, &origins, config.horizon);
+    let half_life = config.calibration_half_life(&folds);
     let interval_scales = if config.calibrate {
-        select::interval_scales(
-            &folds,
-            config.level,
-            config.horizon,
-            config.calibration_half_life(&folds),
-        )
+        calibrate::fold_factors(&folds, config.level, config.horizon, half_life)
     } else {
         vec![1.0; config.horizon]
     };
-    select::apply_scales(&mut forecasts, &interval_scales);
+    let interval_scales_by_origin = if config.calibrate && config.online_calibration {
+        calibrate::online_factors(
+            &folds,
+            &forecasts,
+            &truth,
+            &origins,
+            config.level,
+            half_life,
+            config.calibration_step,
+        )
+    } else {
+        DMatrix::from_fn(origins.len(), config.horizon, |_, h| interval_scales[h])
+    };
+    calibrate::apply(&mut forecasts, &interval_scales_by_origin);
     let mut outside_training = Vec::new();
     for &t in &origins {
         if model
@@ -715,12 +751,13 @@ pub fn run(y: &[f64], config: &ForecastConfig) -> Result<ForecastRun> {
         series: y.to_vec(),
         n_train_points: n_train,
         n_train_windows: model.n_windows,
-        truth: truth_at(y, &origins, config.horizon),
+        truth,
         origins,
         transform,
         chosen,
         validation,
         interval_scales,
+        interval_scales_by_origin,
         outside_training,
         gmm,
         lower,

@@ -9,11 +9,7 @@
 //! and K = 1 — the linear AR model of the window — is always among the candidates when K is
 //! chosen.
 //!
-//! The intervals of the winner are then calibrated per horizon step: with the fold forecasts'
-//! scores `s = max((p − y) / (p − lo), (y − p) / (hi − p))` (how far out of the mixture's own
-//! interval a value fell, in units of that interval's half), the conformal quantile `q_h` of
-//! the scores at the nominal level stretches or shrinks every test interval about its point
-//! forecast: `p − q_h (p − lo)` to `p + q_h (hi − p)`.
+//! The winner's fold forecasts also calibrate its intervals ([`super::calibrate`]).
 
 use nalgebra::DMatrix;
 
@@ -150,15 +146,16 @@ pub fn cross_validate(
     Ok(out)
 }
 
-/// The candidates: every transform unless one is fixed, every K of `config.candidate_components`
-/// (or `config.n_components`), every covariance type of `config.candidate_covariances` (or
+/// The candidates: every transform unless one is fixed (seasonal differencing only with a
+/// period and without `gaps`), every K of `config.candidate_components` (or
+/// `config.n_components`), every covariance type of `config.candidate_covariances` (or
 /// `config.covariance_type`).
-pub fn candidates(config: &ForecastConfig, fixed: Option<Transform>) -> Vec<Candidate> {
+pub fn candidates(config: &ForecastConfig, fixed: Option<Transform>, gaps: bool) -> Vec<Candidate> {
     let transforms: Vec<Transform> = match fixed {
         Some(t) => vec![t],
         None => {
             let mut all = Transform::ALL.to_vec();
-            if let Some(p) = config.period {
+            if let (Some(p), false) = (config.period, gaps) {
                 all.push(Transform::Seasonal(p));
             }
             all
@@ -203,7 +200,8 @@ pub fn select(
 ) -> Result<(Candidate, Validation, FoldForecasts)> {
     let mut scores = Vec::new();
     let mut fitted: Vec<(Candidate, f64, FoldForecasts)> = Vec::new();
-    for candidate in candidates(config, fixed) {
+    let gaps = train.iter().any(|v| v.is_nan());
+    for candidate in candidates(config, fixed, gaps) {
         let r = if config.window < candidate.transform.min_window() {
             Err(format!(
                 "needs a window of at least {}",
@@ -271,80 +269,6 @@ fn one_standard_error_choice(
         .map(|(c, _, f)| (c, f))
 }
 
-/// How far out of its own interval a true value fell, in units of that side's half-width
-/// (≤ 1 inside).
-fn score(point: f64, lower: f64, upper: f64, truth: f64) -> f64 {
-    let tiny = 1e-12 * (1.0 + point.abs());
-    let below = (point - truth) / (point - lower).max(tiny);
-    let above = (truth - point) / (upper - point).max(tiny);
-    below.max(above)
-}
-
-/// The conformal factor of every horizon step at `level`, from the fold scores in time order,
-/// weighted by recency (non-exchangeable split conformal, Barber, Candès, Ramdas & Tibshirani
-/// 2023): a score's weight halves every `half_life` scores back from the newest, and the test
-/// point counts with weight one. The factor is the smallest score whose cumulative weight
-/// reaches `level` of the total; `half_life = ∞` is plain split conformal.
-pub fn interval_scales(
-    folds: &FoldForecasts,
-    level: f64,
-    horizon: usize,
-    half_life: f64,
-) -> Vec<f64> {
-    (0..horizon)
-        .map(|h| {
-            let s: Vec<f64> = folds
-                .forecasts
-                .iter()
-                .zip(&folds.truth)
-                .flat_map(|(f, t)| {
-                    (0..t.nrows()).map(move |i| {
-                        score(f.point[(i, h)], f.lower[(i, h)], f.upper[(i, h)], t[(i, h)])
-                    })
-                })
-                .filter(|v| v.is_finite())
-                .collect();
-            if s.is_empty() {
-                return 1.0;
-            }
-            let m = s.len();
-            let decay = if half_life.is_finite() {
-                0.5f64.powf(1.0 / half_life)
-            } else {
-                1.0
-            };
-            // The newest score (last) has weight decay¹, the test point decay⁰ = 1.
-            let mut weighted: Vec<(f64, f64)> = s
-                .iter()
-                .enumerate()
-                .map(|(i, &v)| (v, decay.powi((m - i) as i32)))
-                .collect();
-            weighted.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let total: f64 = weighted.iter().map(|w| w.1).sum::<f64>() + 1.0;
-            let mut cumulative = 0.0;
-            for (v, w) in &weighted {
-                cumulative += w;
-                if cumulative >= level * total {
-                    return v.max(0.0);
-                }
-            }
-            // Too few scores for the level: the largest.
-            weighted.last().map_or(1.0, |w| w.0.max(0.0))
-        })
-        .collect()
-}
-
-/// Stretches (or shrinks) every interval of `f` about its point forecast by its step's scale.
-pub fn apply_scales(f: &mut MixtureForecasts, scales: &[f64]) {
-    for (h, &q) in scales.iter().enumerate() {
-        for i in 0..f.point.nrows() {
-            let p = f.point[(i, h)];
-            f.lower[(i, h)] = p - q * (p - f.lower[(i, h)]);
-            f.upper[(i, h)] = p + q * (f.upper[(i, h)] - p);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,61 +291,5 @@ mod tests {
         let bounds = fold_bounds(100, &c);
         assert_eq!(bounds.first().unwrap().0, 60);
         assert_eq!(bounds.last().unwrap().1, 100);
-    }
-
-    #[test]
-    fn recent_fold_scores_weigh_more() {
-        // 30 old scores of 3 (half-widths out), then 100 recent ones of 0.5
-        let m = 130;
-        let f = MixtureForecasts {
-            point: DMatrix::zeros(m, 1),
-            lower: DMatrix::from_element(m, 1, -1.0),
-            upper: DMatrix::from_element(m, 1, 1.0),
-        };
-        let truth = DMatrix::from_fn(m, 1, |i, _| if i < 30 { 3.0 } else { 0.5 });
-        let folds = FoldForecasts {
-            forecasts: vec![f],
-            truth: vec![truth],
-        };
-        // equal weights: the 90 % score is an old one
-        assert_eq!(interval_scales(&folds, 0.9, 1, f64::INFINITY), vec![3.0]);
-        // a half-life of 10 scores: the recent ones hold more than 90 % of the weight (the
-        // test point's own weight, one, included)
-        assert_eq!(interval_scales(&folds, 0.9, 1, 10.0), vec![0.5]);
-    }
-
-    #[test]
-    fn conformal_scales_cover_the_fold_values_at_the_level() {
-        // 19 scores 0.1, 0.2, …, 1.9 (true values at k/10 half-widths out): at level 0.9
-        // the ⌈20 · 0.9⌉ = 18th smallest, 1.8, so that 18 of 19 lie inside after scaling.
-        let m = 19;
-        let point = DMatrix::zeros(m, 1);
-        let f = MixtureForecasts {
-            point: point.clone(),
-            lower: DMatrix::from_element(m, 1, -1.0),
-            upper: DMatrix::from_element(m, 1, 1.0),
-        };
-        let truth = DMatrix::from_fn(m, 1, |i, _| {
-            let s = (i + 1) as f64 / 10.0;
-            if i % 2 == 0 {
-                s
-            } else {
-                -s
-            }
-        });
-        let folds = FoldForecasts {
-            forecasts: vec![f.clone()],
-            truth: vec![truth.clone()],
-        };
-        let q = interval_scales(&folds, 0.9, 1, f64::INFINITY);
-        assert!((q[0] - 1.8).abs() < 1e-12, "{q:?}");
-        let mut g = f;
-        apply_scales(&mut g, &q);
-        let inside = (0..m)
-            .filter(|&i| g.lower[(i, 0)] <= truth[(i, 0)] && truth[(i, 0)] <= g.upper[(i, 0)])
-            .count();
-        assert_eq!(inside, 18);
-        assert_eq!(score(0.0, -2.0, 1.0, -1.0), 0.5);
-        assert_eq!(score(0.0, -2.0, 1.0, 3.0), 3.0);
     }
 }

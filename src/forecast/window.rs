@@ -24,8 +24,10 @@ use nalgebra::{DMatrix, DVector};
 
 use crate::condition::{ConditionalMixture, PatternConditioner};
 use crate::config::FitConfig;
+use crate::covariance::Covariances;
 use crate::error::{GmmError, Result};
 use crate::model::GaussianMixture;
+use crate::params::MixtureParams;
 
 /// How windows are turned into features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -232,6 +234,57 @@ impl Encoding {
     }
 }
 
+impl Encoding {
+    /// For a level-invariant transform (`diff`, `window-norm`), the matrix G of shape
+    /// (W + H) × (P + H) with `y_i − y_t = s·(G z)_i` at every position i of a window (its
+    /// W past values, then its H future ones; y_t is the last past value): how every level
+    /// of the window follows from its features and one known level. `None` for `none` and
+    /// `seasonal`, which are not determined by one level.
+    pub fn relative_levels(&self, window: usize, horizon: usize) -> Option<DMatrix<f64>> {
+        let last = window - 1;
+        let p = window - 1;
+        let mut g = DMatrix::zeros(window + horizon, p + horizon);
+        match self.transform {
+            Transform::WindowNorm => {
+                for i in 0..last {
+                    g[(i, i)] = 1.0;
+                }
+            }
+            Transform::Diff => {
+                // z_j = (y_{j+1} − y_j)/s inside the past: y_i − y_t = −s Σ_{j=i}^{W−2} z_j.
+                for i in 0..last {
+                    for j in i..last {
+                        g[(i, j)] = -1.0;
+                    }
+                }
+            }
+            Transform::None | Transform::Seasonal(_) => return None,
+        }
+        for h in 0..horizon {
+            match self.transform {
+                Transform::WindowNorm => g[(window + h, p + h)] = 1.0,
+                _ => {
+                    for j in 0..=h {
+                        g[(window + h, p + j)] = 1.0;
+                    }
+                }
+            }
+        }
+        Some(g)
+    }
+}
+
+/// Component `k`'s covariance as a dense `d × d` matrix.
+fn dense_covariance(c: &Covariances, k: usize, d: usize) -> Result<DMatrix<f64>> {
+    Ok(match c {
+        Covariances::Full(m) => m[k].clone(),
+        Covariances::Tied(m) => m.clone(),
+        Covariances::Diag(v) => DMatrix::from_diagonal(&v.row(k).transpose()),
+        Covariances::Spherical(v) => DMatrix::identity(d, d) * v[k],
+        Covariances::LowRank(lr) => lr.to_dense(usize::MAX)?.swap_remove(k),
+    })
+}
+
 /// Origins `t` (index of the last known value) of every full window inside `y[0..end]`.
 pub fn window_origins(window: usize, horizon: usize, end: usize) -> std::ops::Range<usize> {
     let first = window - 1;
@@ -386,14 +439,17 @@ impl WindowModel {
         if features.iter().all(|v| !v.is_nan()) {
             return self.conditioner.condition(&features)?.affine(&offset, &map);
         }
+        match self.encoding.transform {
+            Transform::None => {}
+            Transform::Diff | Transform::WindowNorm => return self.forecast_relative(past),
+            Transform::Seasonal(p) => {
+                return Err(GmmError::InvalidData(format!(
+                    "the past has gaps, which the seasonal({p}) transform cannot encode; use transform none, diff or window-norm, or fill the gaps first (gaussmix interpolate)"
+                )))
+            }
+        }
         // An incomplete past: condition on the values it has. The conditional mixture is then
         // over the missing past features and the H future ones (last); keep the future ones.
-        if self.encoding.transform != Transform::None {
-            return Err(GmmError::InvalidData(format!(
-                "the past has gaps, which the {} transform cannot encode; use transform none",
-                self.encoding.transform
-            )));
-        }
         let observed: Vec<usize> = (0..features.len())
             .filter(|&j| !features[j].is_nan())
             .collect();
@@ -403,5 +459,51 @@ impl WindowModel {
         let mut select = DMatrix::zeros(self.horizon, m + self.horizon);
         select.columns_mut(m, self.horizon).copy_from(&map);
         cond.affine(&offset, &select)
+    }
+
+    /// The conditional mixture of the next `H` levels given a past with gaps, under a
+    /// level-invariant transform (`diff`, `window-norm`). Its features are not missing values
+    /// but unknown: they are relative to levels the past may lack. Exactly: with r the last
+    /// known past value, the known differences `(y_j − y_r)/s` and the future `(y_{t+h} −
+    /// y_r)/s` are linear in the features (`G_j − G_r`, [`Encoding::relative_levels`]), so
+    /// the mixture is mapped to them, conditioned on the known ones, and mapped back to
+    /// levels from y_r. With a complete past this is the ordinary forecast.
+    fn forecast_relative(&self, past: &[f64]) -> Result<ConditionalMixture> {
+        let (w, h) = (self.window, self.horizon);
+        let g = self
+            .encoding
+            .relative_levels(w, h)
+            .expect("diff and window-norm are level-invariant");
+        let known: Vec<usize> = (0..w).filter(|&j| !past[j].is_nan()).collect();
+        let Some((&r, others)) = known.split_last() else {
+            return Err(GmmError::InvalidData(format!(
+                "none of the {w} past values of a forecast is known; a forecast needs at least one, so use a longer window or fill the gaps first (gaussmix interpolate)"
+            )));
+        };
+        let rows: Vec<usize> = others.iter().copied().chain(w..w + h).collect();
+        let map = DMatrix::from_fn(rows.len(), g.ncols(), |i, j| g[(rows[i], j)] - g[(r, j)]);
+        let params = self.model.params();
+        let d = params.n_features();
+        let covariances = (0..params.n_components())
+            .map(|k| {
+                let mc = &map * dense_covariance(&params.covariances, k, d)? * map.transpose();
+                Ok((&mc + mc.transpose()) * 0.5)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mapped = MixtureParams::new(
+            params.weights.clone(),
+            &params.means * map.transpose(),
+            Covariances::Full(covariances),
+            0.0,
+        )?;
+        let s = self.encoding.scale;
+        let x_o: Vec<f64> = others.iter().map(|&j| (past[j] - past[r]) / s).collect();
+        let observed: Vec<usize> = (0..others.len()).collect();
+        PatternConditioner::new(&mapped, &observed)?
+            .condition(&x_o)?
+            .affine(
+                &DVector::from_element(h, past[r]),
+                &(DMatrix::identity(h, h) * s),
+            )
     }
 }

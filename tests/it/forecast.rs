@@ -7,6 +7,7 @@ use crate::common::path_str as s;
 use gaussmix::forecast::window::{embed, window_origins, Encoding};
 use gaussmix::forecast::{
     self, parse_series, Builtin, Errors, ForecastConfig, LinearAr, Transform, TransformChoice,
+    WindowModel,
 };
 use gaussmix::CovarianceType;
 
@@ -138,6 +139,174 @@ fn window_norm_and_diff_follow_a_trend_that_none_cannot() {
         .as_ref()
         .unwrap_err()
         .contains("at least 26"));
+}
+
+#[test]
+fn relative_levels_give_every_level_of_a_window_from_its_last_past_value() {
+    let y: Vec<f64> = (0..40)
+        .map(|t| 3.0 + 0.5 * t as f64 + (t as f64).sin())
+        .collect();
+    let (w, h) = (5, 3);
+    for transform in [Transform::Diff, Transform::WindowNorm] {
+        let enc = Encoding::fit(transform, &y[..30]);
+        let g = enc.relative_levels(w, h).unwrap();
+        let x = embed(&y, &enc, w, h, window_origins(w, h, y.len()));
+        for (i, t) in window_origins(w, h, y.len()).enumerate() {
+            let z = x.row(i).transpose();
+            let rel = &g * z * enc.scale;
+            for pos in 0..w + h {
+                let level = y[t + 1 - w + pos];
+                assert!(
+                    (y[t] + rel[pos] - level).abs() < 1e-9,
+                    "{transform}, origin {t}, position {pos}"
+                );
+            }
+        }
+    }
+    for transform in [Transform::None, Transform::Seasonal(2)] {
+        assert!(Encoding::fit(transform, &y).relative_levels(w, h).is_none());
+    }
+}
+
+/// A noisy nonlinear signal on a trend, for forecasts from pasts with gaps.
+fn trend_signal(n: usize, seed: u64) -> Vec<f64> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|t| {
+            let t = t as f64;
+            0.02 * t + (t / 5.0).sin() + 0.1 * (rng.random::<f64>() - 0.5)
+        })
+        .collect()
+}
+
+fn assert_same_mixture(
+    a: &gaussmix::condition::ConditionalMixture,
+    b: &gaussmix::condition::ConditionalMixture,
+    what: &str,
+) {
+    assert!((&a.weights - &b.weights).amax() < 1e-8, "{what}: weights");
+    assert!((&a.means - &b.means).amax() < 1e-8, "{what}: means");
+    for (ca, cb) in a.covariances.iter().zip(&b.covariances) {
+        assert!((ca - cb).amax() < 1e-8, "{what}: covariances");
+    }
+}
+
+#[test]
+fn a_past_with_gaps_is_forecast_exactly_under_the_relative_transforms() {
+    use gaussmix::condition::PatternConditioner;
+    let y = trend_signal(300, 4);
+    let (w, h) = (6, 2);
+    let fit = gaussmix::FitConfig::new(2).seed(1).reg_covar(1e-6);
+    let past: Vec<f64> = y[200..206].to_vec();
+    let known = |features: &[f64]| -> Vec<usize> {
+        (0..features.len())
+            .filter(|&j| !features[j].is_nan())
+            .collect()
+    };
+    // window-norm, a gap inside the past (its last value known): the features of the other
+    // values are known and the gap's is missing, so the forecast is the ordinary conditioning
+    // on the known features.
+    let m = WindowModel::fit(&y[..250], Transform::WindowNorm, w, h, &fit).unwrap();
+    let mut gappy = past.clone();
+    gappy[2] = f64::NAN;
+    let features = m.encoding.past_features(&gappy);
+    let observed = known(&features);
+    let x_o: Vec<f64> = observed.iter().map(|&j| features[j]).collect();
+    let cond = PatternConditioner::new(m.model.params(), &observed)
+        .unwrap()
+        .condition(&x_o)
+        .unwrap();
+    let n_missing = features.len() - observed.len();
+    let mut select = nalgebra::DMatrix::zeros(h, n_missing + h);
+    select
+        .columns_mut(n_missing, h)
+        .copy_from(&(nalgebra::DMatrix::identity(h, h) * m.encoding.scale));
+    let expected = cond
+        .affine(&nalgebra::DVector::from_element(h, gappy[5]), &select)
+        .unwrap();
+    assert_same_mixture(
+        &m.forecast(&gappy).unwrap(),
+        &expected,
+        "window-norm, inner gap",
+    );
+    // diff, the last past value missing: the two differences next to it are missing, the
+    // others known, and y_{t+h} = y_{t−1} + s (z_{t−1} + Σ_{j≤h} z_{t+j}).
+    let m = WindowModel::fit(&y[..250], Transform::Diff, w, h, &fit).unwrap();
+    let mut gappy = past.clone();
+    gappy[5] = f64::NAN;
+    let features = m.encoding.past_features(&gappy);
+    let observed = known(&features);
+    assert_eq!(observed, vec![0, 1, 2, 3], "the last difference is unknown");
+    let x_o: Vec<f64> = observed.iter().map(|&j| features[j]).collect();
+    let cond = PatternConditioner::new(m.model.params(), &observed)
+        .unwrap()
+        .condition(&x_o)
+        .unwrap();
+    // missing coordinates: z_4 (the last past difference), then the h future ones
+    let s = m.encoding.scale;
+    let map = nalgebra::DMatrix::from_fn(h, 1 + h, |i, j| if j <= i + 1 { s } else { 0.0 });
+    let expected = cond
+        .affine(&nalgebra::DVector::from_element(h, gappy[4]), &map)
+        .unwrap();
+    assert_same_mixture(
+        &m.forecast(&gappy).unwrap(),
+        &expected,
+        "diff, last value missing",
+    );
+    // window-norm, the last past value missing: every feature is relative to an unknown
+    // level; the forecast is finite and near the one from the complete past.
+    let m = WindowModel::fit(&y[..250], Transform::WindowNorm, w, h, &fit).unwrap();
+    let mut gappy = past.clone();
+    gappy[5] = f64::NAN;
+    let with_gap = m.forecast(&gappy).unwrap().mean();
+    let complete = m.forecast(&past).unwrap().mean();
+    assert!(with_gap.iter().all(|v| v.is_finite()));
+    assert!(
+        (with_gap - complete).amax() < 0.5,
+        "one missing value moves the forecast a little"
+    );
+    let e = m.forecast(&[f64::NAN; 6]).unwrap_err().to_string();
+    assert!(e.contains("none of the 6 past values"), "{e}");
+}
+
+#[test]
+fn a_trending_series_with_gaps_keeps_the_level_invariant_transforms() {
+    // A trend the test part carries above every training value, with 5 % of the values
+    // missing: the levels as they are would extrapolate badly; cross-validation picks a
+    // level-invariant transform, and the forecasts stay unbiased and at least as good as AR.
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+    let mut y = trend_signal(800, 5);
+    for v in y.iter_mut().skip(8) {
+        if rng.random::<f64>() < 0.05 {
+            *v = f64::NAN;
+        }
+    }
+    let c = ForecastConfig {
+        window: 6,
+        horizon: 2,
+        n_init: 1,
+        candidate_components: vec![1, 2, 4],
+        ..ForecastConfig::default()
+    };
+    let run = forecast::run(&y, &c).unwrap();
+    assert_ne!(run.transform, Transform::None, "{}", run.chosen);
+    let known: Vec<(f64, f64)> = run
+        .gmm
+        .iter()
+        .zip(run.truth.iter())
+        .filter(|(_, t)| !t.is_nan())
+        .map(|(g, t)| (*g, *t))
+        .collect();
+    let bias = known.iter().map(|(g, t)| g - t).sum::<f64>() / known.len() as f64;
+    assert!(bias.abs() < 0.05, "bias {bias}");
+    let (g, ar) = (
+        Errors::of(&run.gmm, &run.truth).rmse,
+        Errors::of(&run.ar, &run.truth).rmse,
+    );
+    assert!(g <= 1.02 * ar, "mixture {g}, AR {ar}");
+    assert!(run.gmm.iter().all(|v| v.is_finite()));
 }
 
 #[test]
@@ -374,7 +543,7 @@ fn the_readme_forecast_table_is_what_the_commands_print() {
             gmm: (8.81, 4.53),
             persistence: (72.28, 58.97),
             ar: (14.41, 10.92),
-            coverage_percent: 96.7,
+            coverage_percent: 90.9,
         },
         Row {
             name: "sunspots",
@@ -383,7 +552,7 @@ fn the_readme_forecast_table_is_what_the_commands_print() {
             gmm: (27.61, 19.16),
             persistence: (59.99, 47.43),
             ar: (27.06, 18.63),
-            coverage_percent: 77.8,
+            coverage_percent: 92.2,
         },
     ];
     let dir = tempfile::tempdir().unwrap();
@@ -432,8 +601,9 @@ fn the_readme_forecast_table_is_what_the_commands_print() {
 /// given (`gaussmix forecast FILE -w W --horizon H --report R.json`): the transform, K and
 /// the covariance type chosen by cross-validation, the test RMSE of the mixture and both
 /// baselines to their printed digits, and the interval coverage. And the claims beside it:
-/// the mixture beats persistence on every series, is within 2 % of the linear AR model on
-/// all of them, and beats AR clearly on the laser.
+/// the mixture beats persistence on every series but real investment (0.4 % behind), is
+/// within 2 % of the linear AR model on all of them, beats AR clearly on the laser, and its
+/// 90 % intervals cover 85–95 % of the test values on every series.
 #[test]
 fn the_readme_series_table_is_what_the_commands_print() {
     // name, file, W, H, chosen, (gmm, persistence, ar RMSE), coverage %
@@ -446,7 +616,7 @@ fn the_readme_series_table_is_what_the_commands_print() {
         [f64; 3],
         f64,
     );
-    let rows: [Row; 7] = [
+    let rows: [Row; 17] = [
         (
             "santafe",
             "santafe_laser_a.txt",
@@ -454,7 +624,7 @@ fn the_readme_series_table_is_what_the_commands_print() {
             "5",
             "window-norm 8 full",
             [8.656, 72.28, 14.41],
-            97.4,
+            90.9,
         ),
         (
             "sunspots",
@@ -463,7 +633,7 @@ fn the_readme_series_table_is_what_the_commands_print() {
             "3",
             "none 1 full",
             [27.06, 59.99, 27.06],
-            83.3,
+            91.7,
         ),
         (
             "nile",
@@ -481,7 +651,16 @@ fn the_readme_series_table_is_what_the_commands_print() {
             "3",
             "none 2 full",
             [0.8091, 2.227, 0.7935],
-            91.5,
+            89.9,
+        ),
+        (
+            "co2",
+            "series/co2_weekly.txt",
+            "8",
+            "4",
+            "window-norm 4 full",
+            [0.6796, 0.931, 0.7548],
+            90.0,
         ),
         (
             "us_realgdp",
@@ -490,7 +669,7 @@ fn the_readme_series_table_is_what_the_commands_print() {
             "2",
             "none 1 full",
             [119.3, 148.6, 119.3],
-            82.5,
+            88.8,
         ),
         (
             "us_cpi",
@@ -499,7 +678,7 @@ fn the_readme_series_table_is_what_the_commands_print() {
             "2",
             "window-norm 1 full",
             [2.265, 2.651, 2.264],
-            53.8,
+            85.0,
         ),
         (
             "us_unemp",
@@ -508,7 +687,88 @@ fn the_readme_series_table_is_what_the_commands_print() {
             "2",
             "window-norm 2 full",
             [0.3836, 0.5652, 0.3838],
+            88.8,
+        ),
+        (
+            "us_realcons",
+            "series/us_realcons.txt",
+            "8",
+            "2",
+            "none 1 full",
+            [56.98, 100.6, 56.98],
+            87.5,
+        ),
+        (
+            "us_realinv",
+            "series/us_realinv.txt",
+            "8",
+            "2",
+            "window-norm 4 diag",
+            [101.9, 101.5, 114.5],
+            88.8,
+        ),
+        (
+            "us_realgovt",
+            "series/us_realgovt.txt",
+            "8",
+            "2",
+            "none 1 full",
+            [18.63, 20.45, 18.63],
+            93.8,
+        ),
+        (
+            "us_realdpi",
+            "series/us_realdpi.txt",
+            "8",
+            "2",
+            "none 1 full",
+            [95.12, 129.7, 95.12],
+            92.5,
+        ),
+        (
+            "us_m1",
+            "series/us_m1.txt",
+            "8",
+            "2",
+            "window-norm 1 full",
+            [28.37, 37.74, 28.23],
             91.2,
+        ),
+        (
+            "us_tbilrate",
+            "series/us_tbilrate.txt",
+            "8",
+            "2",
+            "none 2 full",
+            [0.7165, 0.7956, 0.8745],
+            88.8,
+        ),
+        (
+            "us_infl",
+            "series/us_infl.txt",
+            "8",
+            "2",
+            "window-norm 1 full",
+            [3.503, 3.999, 3.448],
+            86.2,
+        ),
+        (
+            "us_realint",
+            "series/us_realint.txt",
+            "8",
+            "2",
+            "none 1 full",
+            [3.306, 3.925, 3.306],
+            85.0,
+        ),
+        (
+            "us_pop",
+            "series/us_pop.txt",
+            "8",
+            "2",
+            "none 1 full",
+            [0.05541, 1.106, 0.05541],
+            95.0,
         ),
     ];
     let assets = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
@@ -548,7 +808,16 @@ fn the_readme_series_table_is_what_the_commands_print() {
         }
         let c = 100.0 * r["interval_coverage"].as_f64().unwrap();
         assert!((c - coverage).abs() <= 0.05 + 1e-9, "{name}: coverage {c}");
-        assert!(got[0] < got[1], "{name}: the mixture beats persistence");
+        assert!(
+            (85.0..=95.0).contains(&c),
+            "{name}: coverage {c} outside 85-95 %"
+        );
+        if name == "us_realinv" {
+            // The one shortfall the README names: 0.4 % behind persistence on RMSE.
+            assert!(got[0] > got[1] && got[0] < 1.005 * got[1], "{name}");
+        } else {
+            assert!(got[0] < got[1], "{name}: the mixture beats persistence");
+        }
         assert!(got[0] <= 1.02 * got[2], "{name}: within 2 % of AR");
     }
     let laser: serde_json::Value =
@@ -585,6 +854,82 @@ fn the_selection_never_looks_at_the_test_part() {
         "every transform, K and covariance tried"
     );
     assert_ne!(a.gmm, b.gmm, "the test part itself did change");
+}
+
+#[test]
+fn online_calibration_uses_only_the_values_known_at_each_origin() {
+    // Changing one test value leaves every forecast made before it is known (points and
+    // intervals) as it was, and changes the intervals of some later origin.
+    let y = Builtin::Sunspots.series();
+    let c = ForecastConfig {
+        window: 6,
+        horizon: 2,
+        n_components: 2,
+        n_init: 1,
+        transform: TransformChoice::Fixed(Transform::None),
+        ..ForecastConfig::default()
+    };
+    let a = forecast::run(&y, &c).unwrap();
+    let m = a.n_train_points + 12;
+    let mut z = y.clone();
+    z[m] += 150.0;
+    let b = forecast::run(&z, &c).unwrap();
+    assert_eq!(a.origins, b.origins);
+    for (i, &t) in a.origins.iter().enumerate() {
+        if t < m {
+            assert_eq!(a.gmm.row(i), b.gmm.row(i), "origin {t}");
+            assert_eq!(a.lower.row(i), b.lower.row(i), "origin {t}");
+            assert_eq!(a.upper.row(i), b.upper.row(i), "origin {t}");
+        }
+    }
+    assert_ne!(
+        a.interval_scales_by_origin, b.interval_scales_by_origin,
+        "a later origin knows the changed value"
+    );
+    assert_eq!(
+        a.interval_scales, b.interval_scales,
+        "the folds did not change"
+    );
+    // The first origin knows only the folds.
+    let first: Vec<f64> = a.interval_scales_by_origin.row(0).iter().copied().collect();
+    assert_eq!(first, a.interval_scales);
+}
+
+#[test]
+fn online_calibration_follows_noise_that_grows_in_the_test_part() {
+    // An AR(1) whose noise is 2.5 times larger in the test part than in the training part:
+    // intervals calibrated on the folds alone cover far too little; online calibration
+    // widens them as the larger errors become known.
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let noise = Normal::new(0.0, 1.0).unwrap();
+    let n = 1000;
+    let mut y = vec![0.0; n];
+    for t in 1..n {
+        let sigma = if t < 800 { 1.0 } else { 2.5 };
+        y[t] = 0.7 * y[t - 1] + sigma * noise.sample(&mut rng);
+    }
+    let c = ForecastConfig {
+        window: 4,
+        horizon: 1,
+        n_components: 1,
+        n_init: 1,
+        transform: TransformChoice::Fixed(Transform::None),
+        ..ForecastConfig::default()
+    };
+    let online = forecast::run(&y, &c).unwrap().interval_coverage();
+    let fixed = forecast::run(
+        &y,
+        &ForecastConfig {
+            online_calibration: false,
+            ..c.clone()
+        },
+    )
+    .unwrap()
+    .interval_coverage();
+    assert!(fixed < 0.7, "folds alone: coverage {fixed}");
+    assert!(online > 0.84 && online < 0.95, "online: coverage {online}");
 }
 
 #[test]
@@ -875,10 +1220,15 @@ fn a_series_with_gaps_trains_on_incomplete_windows_and_forecasts_from_incomplete
     };
     let full = forecast::run(&complete, &c).unwrap();
     let run = forecast::run(&y, &c).unwrap();
-    assert_eq!(
-        run.transform,
-        Transform::None,
-        "the one transform for windows with gaps"
+    assert!(
+        run.validation
+            .iter()
+            .any(|(c, _)| c.transform == Transform::WindowNorm)
+            && run
+                .validation
+                .iter()
+                .any(|(c, _)| c.transform == Transform::Diff),
+        "every level-invariant transform is tried on a series with gaps"
     );
     let gappy_pasts = run
         .origins
@@ -903,11 +1253,12 @@ fn a_series_with_gaps_trains_on_incomplete_windows_and_forecasts_from_incomplete
     assert!(known < run.truth.len());
     let cov = run.interval_coverage();
     assert!(cov > 0.75 && cov <= 1.0, "coverage {cov}");
-    // only transform none encodes gaps
+    // seasonal differencing cannot forecast from a past with gaps
     let mut other = c.clone();
-    other.transform = TransformChoice::Fixed(Transform::Diff);
+    other.transform = TransformChoice::Fixed(Transform::Seasonal(0));
+    other.period = Some(4);
     let e = forecast::run(&y, &other).unwrap_err().to_string();
-    assert!(e.contains("gaps") && e.contains("transform none"), "{e}");
+    assert!(e.contains("gaps") && e.contains("seasonal"), "{e}");
     let e = forecast::run(&[f64::NAN; 40], &c).unwrap_err().to_string();
     assert!(e.contains("every value of the series is missing"), "{e}");
 }
