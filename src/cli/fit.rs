@@ -332,6 +332,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (Samples::streamed(rows, args.chunk_rows)?, n)
         }
         None => {
+            // A fit large enough for `auto` to look for a GPU looks while the data are read.
+            let _probe = early_probe(&args, &data);
             // One sample per column: a C-order .npy file is that layout already, and the CPU
             // engine uses it in place (no transposed copies of the data).
             let xt = gaussmix::io::read_matrix_columns(&data, gaussmix::io::Missing::Reject)?;
@@ -346,6 +348,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => samples,
     };
     fit_and_save(&args, &samples, args.quiet, true)
+}
+
+/// The GPU probe of `auto`, started now on a background thread when the data are a `.npy`
+/// file whose header shows a fit large enough for `auto` to look for a GPU.
+fn early_probe(args: &Args, data: &Path) -> Option<gaussmix::device::AutoProbe> {
+    use gaussmix::RowSource;
+    if args.device != DeviceChoice::Auto || args.full_path == FullPath::LowRank {
+        return None;
+    }
+    let rows = gaussmix::io::NpyRows::open(data).ok()?;
+    let (n, d) = (rows.n_rows(), rows.n_features());
+    if args.covariance == CovarianceType::Full
+        && args.full_path == FullPath::Auto
+        && gaussmix::lowrank::is_cheaper(n, d, args.components)
+    {
+        // The exact low-rank path decides on its own (its Gram matrix is its only GPU work).
+        return None;
+    }
+    let work = gaussmix::Work::Em {
+        n,
+        d,
+        k: args.components,
+        quadratic: matches!(args.covariance, CovarianceType::Full | CovarianceType::Tied),
+    };
+    DeviceChoice::Auto
+        .probes(work)
+        .then(gaussmix::device::AutoProbe::start)
 }
 
 /// The settings of the flags, checked for `n × d` data.

@@ -249,7 +249,16 @@ pub fn fit(
             progress,
         );
     }
-    let device = device_for(on, choice, Work::Dense, &mut say)?;
+    let work = Work::Em {
+        n,
+        d,
+        k: config.n_components,
+        quadratic: matches!(
+            config.covariance_type,
+            CovarianceType::Full | CovarianceType::Tied
+        ),
+    };
+    let device = device_for(on, choice, work, &mut say)?;
     match &device {
         Device::Cpu => match samples.columns() {
             Some(xt) => paths::fit_cpu_columns(xt, weights, &config, warm_start, progress),

@@ -523,8 +523,48 @@ fn fit_initialisation_and_warm_start_mismatches_fail_cleanly() {
             &[("WGPU_BACKEND", "metal")],
         );
         assert_success(&run);
+        // A fit this small stays on the CPU without looking for an adapter (AUTO_GPU_EM_FLOPS).
         let run = gaussmix_env(
             &["fit", &x, "-k", "3", "--device", "auto", "-o", &out],
+            &[("WGPU_BACKEND", "metal")],
+        );
+        assert_success(&run);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!stderr.contains("error"), "{stderr}");
+        let stdout = String::from_utf8_lossy(&run.stdout).to_lowercase();
+        assert!(stdout.contains("on cpu"), "{stdout}");
+        assert!(gaussmix::io::load_model(&d.p("out.npz")).is_ok());
+        // A fit large enough (30 000 x 32, K = 8 full: 5.1e8 flops per iteration) looks, on
+        // a thread while the .npy is read, and says why it runs on the CPU.
+        let big = DMatrix::from_fn(30_000, 32, |i, j| ((i * 31 + j * 17) % 101) as f64 * 0.01);
+        let big_path = d.p("big.npy");
+        gaussmix::io::write_matrix(&big_path, &big).unwrap();
+        let run = gaussmix_env(
+            &[
+                "fit",
+                s(&big_path),
+                "-k",
+                "8",
+                "--max-iter",
+                "1",
+                "--device",
+                "auto",
+                "-o",
+                s(&d.p("big.npz")),
+            ],
+            &[("WGPU_BACKEND", "metal")],
+        );
+        assert_success(&run);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("note: ") && l.contains("running on the CPU")),
+            "{stderr}"
+        );
+        // Queries of any size look, and say why they run on the CPU.
+        let run = gaussmix_env(
+            &["score", &out, &x, "--device", "auto"],
             &[("WGPU_BACKEND", "metal")],
         );
         assert_success(&run);
@@ -536,9 +576,6 @@ fn fit_initialisation_and_warm_start_mismatches_fail_cleanly() {
             "{stderr}"
         );
         assert!(!stderr.contains("error"), "{stderr}");
-        let stdout = String::from_utf8_lossy(&run.stdout).to_lowercase();
-        assert!(stdout.contains("on cpu"), "{stdout}");
-        assert!(gaussmix::io::load_model(&d.p("out.npz")).is_ok());
     }
     let _ = model;
 }
