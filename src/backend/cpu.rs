@@ -322,6 +322,45 @@ impl CpuBackend {
         Ok(stats)
     }
 
+    /// [`CpuBackend::packed_stats`] of hard labels, each sample's moments added to its own
+    /// component only (`moments::accumulate_labels`): the same groups, order and sums; `None`
+    /// where that kernel does not serve the covariance type on this CPU.
+    fn packed_stats_of_labels(
+        &self,
+        labels: &[usize],
+        covariance_type: CovarianceType,
+    ) -> Result<Option<SufficientStats>> {
+        let shape = Shape::of(covariance_type);
+        let k = self.resp.nrows();
+        let (d, n) = self.xt.shape();
+        let rows = shape.rows(d);
+        let weights = self.weights.as_deref().map(|w| w.as_slice());
+        let partials: Vec<Option<DMatrix<f64>>> = m_groups(n, rows * k * 8)
+            .par_iter()
+            .map(|r| {
+                let mut acc = DMatrix::<f64>::zeros(rows, k);
+                let done = moments::accumulate_labels(
+                    shape,
+                    self.xt.columns(r.start, r.len()),
+                    &self.shift,
+                    &labels[r.clone()],
+                    weights.map(|w| &w[r.clone()]),
+                    &mut Vec::new(),
+                    &mut acc,
+                );
+                done.then_some(acc)
+            })
+            .collect();
+        let mut acc = DMatrix::<f64>::zeros(rows, k);
+        for p in partials {
+            let Some(p) = p else { return Ok(None) };
+            acc += p;
+        }
+        let mut stats = moments::to_stats(covariance_type, &acc, &self.shift, n);
+        self.refine(&mut stats)?;
+        Ok(Some(stats))
+    }
+
     /// Whether the packed moments serve this covariance type at this D.
     fn packs(&self, covariance_type: CovarianceType) -> bool {
         Shape::of(covariance_type) == Shape::Diag || self.xt.nrows() <= MAX_PACKED_DIM
@@ -520,6 +559,11 @@ impl Backend for CpuBackend {
             col[l] = w.map_or(1.0, |w| w[i]);
         }
         self.resp = resp;
+        if self.packs(covariance_type) {
+            if let Some(stats) = self.packed_stats_of_labels(labels, covariance_type)? {
+                return Ok(stats);
+            }
+        }
         self.m_step_stats(covariance_type)
     }
 

@@ -137,6 +137,25 @@ fn accumulate_block(
     );
 }
 
+/// [`accumulate`] for one-hot responsibilities given as `labels` (with `weights`, or 1), the
+/// same sums bit for bit at a K-th of the work, where the fused kernel serves `shape`
+/// (full moments, AVX2 and FMA); `false`, with nothing done, elsewhere.
+pub fn accumulate_labels(
+    shape: Shape,
+    xt: DMatrixView<'_, f64>,
+    shift: &DVector<f64>,
+    labels: &[usize],
+    weights: Option<&[f64]>,
+    row: &mut Vec<f64>,
+    acc: &mut DMatrix<f64>,
+) -> bool {
+    if shape != Shape::Full || !fused::available() {
+        return false;
+    }
+    fused::accumulate_labels(xt, shift, labels, weights, row, acc);
+    true
+}
+
 with_avx2!(pack_diag, pack_diag_avx2, pack_diag_body, (
     xt: DMatrixView<'_, f64>,
     shift: &DVector<f64>,
@@ -292,6 +311,58 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn labels_give_the_sums_of_their_one_hot_responsibilities_bit_for_bit() {
+        let (d, b, k) = (32, 300, 16);
+        let xt = DMatrix::from_fn(d, b, |a, j| ((a * 7 + j * 3) % 11) as f64 * 0.37 - 1.3);
+        let shift = DVector::from_fn(d, |a, _| a as f64 * 0.1);
+        let labels: Vec<usize> = (0..b).map(|j| (j * 7) % k).collect();
+        let weights: Vec<f64> = (0..b).map(|j| 0.5 + (j % 3) as f64 * 0.25).collect();
+        for w in [None, Some(&weights[..])] {
+            let resp = DMatrix::from_fn(k, b, |c, j| {
+                if labels[j] == c {
+                    w.map_or(1.0, |w| w[j])
+                } else {
+                    0.0
+                }
+            });
+            let rows = Shape::Full.rows(d);
+            let mut by_labels = DMatrix::zeros(rows, k);
+            let done = accumulate_labels(
+                Shape::Full,
+                xt.as_view(),
+                &shift,
+                &labels,
+                w,
+                &mut Vec::new(),
+                &mut by_labels,
+            );
+            if !done {
+                return; // no AVX2 and FMA here: the general path serves labels too
+            }
+            let mut general = DMatrix::zeros(rows, k);
+            accumulate(
+                Shape::Full,
+                xt.as_view(),
+                &shift,
+                resp.as_view(),
+                &mut Vec::new(),
+                &mut general,
+            );
+            assert_eq!(by_labels, general);
+        }
+        let mut acc = DMatrix::zeros(Shape::Diag.rows(d), k);
+        assert!(!accumulate_labels(
+            Shape::Diag,
+            xt.as_view(),
+            &shift,
+            &labels,
+            None,
+            &mut Vec::new(),
+            &mut acc
+        ));
     }
 
     #[test]

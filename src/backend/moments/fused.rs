@@ -44,7 +44,7 @@ pub(super) fn accumulate(
 ) {
     let (d, b) = xt.shape();
     let k = resp.nrows();
-    let rows = d * (d + 1) / 2 + d + 1;
+    let rows = full_rows(d);
     assert_eq!((acc.nrows(), acc.ncols()), (rows, k));
     assert_eq!(resp.ncols(), b);
     let panels = rows.div_ceil(ROWS);
@@ -94,26 +94,92 @@ unsafe fn pack_and_multiply(
 /// one sample's rows, contiguous, before they are spread over the panels.
 #[inline(always)]
 fn pack(xt: DMatrixView<'_, f64>, shift: &DVector<f64>, a: &mut [f64], row: &mut [f64]) {
-    let (d, b) = xt.shape();
-    let rows = d * (d + 1) / 2 + d + 1;
+    let b = xt.ncols();
+    let rows = full_rows(xt.nrows());
     row[rows..].fill(0.0);
     for (j, col) in xt.column_iter().enumerate() {
-        let (pairs, rest) = row.split_at_mut(rows - d - 1);
-        let (z, one) = rest.split_at_mut(d);
-        for ((zv, x), s) in z.iter_mut().zip(col.iter()).zip(shift.iter()) {
-            *zv = x - s;
-        }
-        one[0] = 1.0;
-        let mut at = 0;
-        for i in 0..d {
-            let zi = z[i];
-            for (q, zj) in pairs[at..at + i + 1].iter_mut().zip(&z[..=i]) {
-                *q = zi * zj;
-            }
-            at += i + 1;
-        }
+        fill_row(col.as_slice(), shift.as_slice(), &mut row[..rows]);
         for (p, chunk) in row.chunks_exact(ROWS).enumerate() {
             a[p * ROWS * b + j * ROWS..][..ROWS].copy_from_slice(chunk);
+        }
+    }
+}
+
+/// Rows per sample of the full moments: D(D+1)/2 + D + 1.
+fn full_rows(d: usize) -> usize {
+    d * (d + 1) / 2 + d + 1
+}
+
+/// One sample's rows about `shift`: `z_a z_b` for a ≥ b, `z_a`, 1.
+#[inline(always)]
+fn fill_row(x: &[f64], shift: &[f64], row: &mut [f64]) {
+    let d = x.len();
+    let (pairs, rest) = row.split_at_mut(row.len() - d - 1);
+    let (z, one) = rest.split_at_mut(d);
+    for ((zv, xv), s) in z.iter_mut().zip(x).zip(shift) {
+        *zv = xv - s;
+    }
+    one[0] = 1.0;
+    let mut at = 0;
+    for i in 0..d {
+        let zi = z[i];
+        for (q, zj) in pairs[at..at + i + 1].iter_mut().zip(&z[..=i]) {
+            *q = zi * zj;
+        }
+        at += i + 1;
+    }
+}
+
+/// [`accumulate`] for one-hot responsibilities given as `labels` (sample j's weight
+/// `weights[j]`, or 1): each sample's rows go to its own component's column only, a K-th of
+/// the work, with the same fused multiply-adds in the same order as the kernel's, so the same
+/// sums bit for bit (the kernel's products with a zero responsibility add exactly nothing).
+pub(super) fn accumulate_labels(
+    xt: DMatrixView<'_, f64>,
+    shift: &DVector<f64>,
+    labels: &[usize],
+    weights: Option<&[f64]>,
+    row: &mut Vec<f64>,
+    acc: &mut DMatrix<f64>,
+) {
+    let (d, b) = xt.shape();
+    assert_eq!(labels.len(), b);
+    assert!(weights.is_none_or(|w| w.len() == b));
+    assert_eq!(acc.nrows(), full_rows(d));
+    assert!(labels.iter().all(|&l| l < acc.ncols()));
+    row.resize(full_rows(d), 0.0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert!(available(), "the fused kernel needs AVX2 and FMA");
+        // SAFETY: AVX2 and FMA are there (checked above).
+        unsafe { labels_kernel(xt, shift, labels, weights, row, acc) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (shift, weights, acc);
+        unreachable!("the fused kernel is only used where it is available")
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn labels_kernel(
+    xt: DMatrixView<'_, f64>,
+    shift: &DVector<f64>,
+    labels: &[usize],
+    weights: Option<&[f64]>,
+    row: &mut [f64],
+    acc: &mut DMatrix<f64>,
+) {
+    let rows = acc.nrows();
+    let sums = acc.as_mut_slice();
+    for (j, col) in xt.column_iter().enumerate() {
+        fill_row(col.as_slice(), shift.as_slice(), row);
+        let w = weights.map_or(1.0, |w| w[j]);
+        // (a plain slice, so that the loop vectorises)
+        let out = &mut sums[labels[j] * rows..(labels[j] + 1) * rows];
+        for (o, v) in out.iter_mut().zip(row.iter()) {
+            *o = v.mul_add(w, *o);
         }
     }
 }
