@@ -159,6 +159,19 @@ macro_rules! with_avx2 {
 }
 pub(crate) use with_avx2;
 
+/// Whether this CPU runs the hand-written AVX2 + FMA kernels (`density::fused`,
+/// `backend::moments::fused`); elsewhere their GEMM twins serve.
+pub(crate) fn avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// `log Σ exp(v)` computed stably; `-inf` for an empty or all `-inf` input.
 pub fn log_sum_exp(v: &[f64]) -> f64 {
     let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);

@@ -289,27 +289,60 @@ impl CpuBackend {
     /// mean ([`moments`]), per fixed group of samples, summed in group order.
     fn packed_stats(&self, covariance_type: CovarianceType) -> Result<SufficientStats> {
         let shape = Shape::of(covariance_type);
+        self.grouped_stats(covariance_type, |r, packed, acc| {
+            let mut start = r.start;
+            while start < r.end {
+                let len = E_BLOCK.min(r.end - start);
+                moments::accumulate(
+                    shape,
+                    self.xt.columns(start, len),
+                    &self.shift,
+                    self.resp.columns(start, len),
+                    packed,
+                    acc,
+                );
+                start += len;
+            }
+        })
+    }
+
+    /// [`CpuBackend::packed_stats`] of hard labels, each sample's moments added to its own
+    /// component only (`moments::accumulate_labels`): the same groups, order and sums. Only
+    /// where `moments::serves_labels` holds.
+    fn packed_stats_of_labels(
+        &self,
+        labels: &[usize],
+        covariance_type: CovarianceType,
+    ) -> Result<SufficientStats> {
+        let weights = self.weights.as_deref().map(|w| w.as_slice());
+        self.grouped_stats(covariance_type, |r, row, acc| {
+            moments::accumulate_labels(
+                self.xt.columns(r.start, r.len()),
+                &self.shift,
+                &labels[r.clone()],
+                weights.map(|w| &w[r.clone()]),
+                row,
+                acc,
+            )
+        })
+    }
+
+    /// The statistics of packed moments that `add` sums over each fixed group of samples
+    /// ([`m_groups`], in parallel, each into its own accumulator with its own scratch space),
+    /// summed in group order.
+    fn grouped_stats(
+        &self,
+        covariance_type: CovarianceType,
+        add: impl Fn(std::ops::Range<usize>, &mut Vec<f64>, &mut DMatrix<f64>) + Sync,
+    ) -> Result<SufficientStats> {
         let k = self.resp.nrows();
         let (d, n) = self.xt.shape();
-        let rows = shape.rows(d);
+        let rows = Shape::of(covariance_type).rows(d);
         let partials: Vec<DMatrix<f64>> = m_groups(n, rows * k * 8)
             .par_iter()
             .map(|r| {
                 let mut acc = DMatrix::<f64>::zeros(rows, k);
-                let mut packed = Vec::new();
-                let mut start = r.start;
-                while start < r.end {
-                    let len = E_BLOCK.min(r.end - start);
-                    moments::accumulate(
-                        shape,
-                        self.xt.columns(start, len),
-                        &self.shift,
-                        self.resp.columns(start, len),
-                        &mut packed,
-                        &mut acc,
-                    );
-                    start += len;
-                }
+                add(r.clone(), &mut Vec::new(), &mut acc);
                 acc
             })
             .collect();
@@ -320,45 +353,6 @@ impl CpuBackend {
         let mut stats = moments::to_stats(covariance_type, &acc, &self.shift, n);
         self.refine(&mut stats)?;
         Ok(stats)
-    }
-
-    /// [`CpuBackend::packed_stats`] of hard labels, each sample's moments added to its own
-    /// component only (`moments::accumulate_labels`): the same groups, order and sums; `None`
-    /// where that kernel does not serve the covariance type on this CPU.
-    fn packed_stats_of_labels(
-        &self,
-        labels: &[usize],
-        covariance_type: CovarianceType,
-    ) -> Result<Option<SufficientStats>> {
-        let shape = Shape::of(covariance_type);
-        let k = self.resp.nrows();
-        let (d, n) = self.xt.shape();
-        let rows = shape.rows(d);
-        let weights = self.weights.as_deref().map(|w| w.as_slice());
-        let partials: Vec<Option<DMatrix<f64>>> = m_groups(n, rows * k * 8)
-            .par_iter()
-            .map(|r| {
-                let mut acc = DMatrix::<f64>::zeros(rows, k);
-                let done = moments::accumulate_labels(
-                    shape,
-                    self.xt.columns(r.start, r.len()),
-                    &self.shift,
-                    &labels[r.clone()],
-                    weights.map(|w| &w[r.clone()]),
-                    &mut Vec::new(),
-                    &mut acc,
-                );
-                done.then_some(acc)
-            })
-            .collect();
-        let mut acc = DMatrix::<f64>::zeros(rows, k);
-        for p in partials {
-            let Some(p) = p else { return Ok(None) };
-            acc += p;
-        }
-        let mut stats = moments::to_stats(covariance_type, &acc, &self.shift, n);
-        self.refine(&mut stats)?;
-        Ok(Some(stats))
     }
 
     /// Whether the packed moments serve this covariance type at this D.
@@ -559,10 +553,8 @@ impl Backend for CpuBackend {
             col[l] = w.map_or(1.0, |w| w[i]);
         }
         self.resp = resp;
-        if self.packs(covariance_type) {
-            if let Some(stats) = self.packed_stats_of_labels(labels, covariance_type)? {
-                return Ok(stats);
-            }
+        if self.packs(covariance_type) && moments::serves_labels(Shape::of(covariance_type)) {
+            return self.packed_stats_of_labels(labels, covariance_type);
         }
         self.m_step_stats(covariance_type)
     }

@@ -102,6 +102,10 @@ fn accumulate_block(
     packed: &mut Vec<f64>,
     acc: &mut DMatrix<f64>,
 ) {
+    if shape == Shape::Full && fused::available() {
+        fused::accumulate(xt, shift, resp, packed, acc);
+        return;
+    }
     let (d, b) = xt.shape();
     let rows = shape.rows(d);
     let second = shape.second(d);
@@ -120,10 +124,6 @@ fn accumulate_block(
         );
         return;
     }
-    if fused::available() {
-        fused::accumulate(xt, shift, resp, packed, acc);
-        return;
-    }
     let (sq, rest) = packed[..rows * b].split_at_mut(second * b);
     let (z, ones) = rest.split_at_mut(d * b);
     pack_full(xt, shift, b, sq, z);
@@ -137,23 +137,22 @@ fn accumulate_block(
     );
 }
 
-/// [`accumulate`] for one-hot responsibilities given as `labels` (with `weights`, or 1), the
-/// same sums bit for bit at a K-th of the work, where the fused kernel serves `shape`
-/// (full moments, AVX2 and FMA); `false`, with nothing done, elsewhere.
+/// Whether [`accumulate_labels`] serves `shape` on this CPU: full moments, AVX2 and FMA.
+pub fn serves_labels(shape: Shape) -> bool {
+    shape == Shape::Full && fused::available()
+}
+
+/// [`accumulate`] for one-hot responsibilities given as `labels` (with `weights`, or 1): the
+/// same sums bit for bit at a K-th of the work. Only where [`serves_labels`] holds.
 pub fn accumulate_labels(
-    shape: Shape,
     xt: DMatrixView<'_, f64>,
     shift: &DVector<f64>,
     labels: &[usize],
     weights: Option<&[f64]>,
     row: &mut Vec<f64>,
     acc: &mut DMatrix<f64>,
-) -> bool {
-    if shape != Shape::Full || !fused::available() {
-        return false;
-    }
+) {
     fused::accumulate_labels(xt, shift, labels, weights, row, acc);
-    true
 }
 
 with_avx2!(pack_diag, pack_diag_avx2, pack_diag_body, (
@@ -329,9 +328,11 @@ mod tests {
                 }
             });
             let rows = Shape::Full.rows(d);
+            if !serves_labels(Shape::Full) {
+                return; // no AVX2 and FMA here: the general path serves labels too
+            }
             let mut by_labels = DMatrix::zeros(rows, k);
-            let done = accumulate_labels(
-                Shape::Full,
+            accumulate_labels(
                 xt.as_view(),
                 &shift,
                 &labels,
@@ -339,9 +340,6 @@ mod tests {
                 &mut Vec::new(),
                 &mut by_labels,
             );
-            if !done {
-                return; // no AVX2 and FMA here: the general path serves labels too
-            }
             let mut general = DMatrix::zeros(rows, k);
             accumulate(
                 Shape::Full,
@@ -353,16 +351,7 @@ mod tests {
             );
             assert_eq!(by_labels, general);
         }
-        let mut acc = DMatrix::zeros(Shape::Diag.rows(d), k);
-        assert!(!accumulate_labels(
-            Shape::Diag,
-            xt.as_view(),
-            &shift,
-            &labels,
-            None,
-            &mut Vec::new(),
-            &mut acc
-        ));
+        assert!(!serves_labels(Shape::Diag));
     }
 
     #[test]

@@ -22,14 +22,7 @@ const SAMPLES: usize = 6;
 
 /// Whether this CPU runs the fused kernel.
 pub(super) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::linalg::avx2_fma()
 }
 
 /// Every component's `Uᵀ` cut into tiles of eight rows, each tile the columns its rows reach

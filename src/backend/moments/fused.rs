@@ -15,6 +15,8 @@
 
 use nalgebra::{DMatrix, DMatrixView, DVector};
 
+use super::Shape;
+
 /// Rows per panel (two vectors of four: with four components, eight accumulators, which
 /// leave the registers for the loads; twelve rows spilled one accumulator).
 const ROWS: usize = 8;
@@ -23,14 +25,7 @@ const COMPS: usize = 4;
 
 /// Whether this CPU runs the fused kernel.
 pub(super) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::linalg::avx2_fma()
 }
 
 /// Adds the full moments of the samples `xt` (D × B) about `shift` under `resp` (K × B) to
@@ -44,7 +39,7 @@ pub(super) fn accumulate(
 ) {
     let (d, b) = xt.shape();
     let k = resp.nrows();
-    let rows = full_rows(d);
+    let rows = Shape::Full.rows(d);
     assert_eq!((acc.nrows(), acc.ncols()), (rows, k));
     assert_eq!(resp.ncols(), b);
     let panels = rows.div_ceil(ROWS);
@@ -95,7 +90,7 @@ unsafe fn pack_and_multiply(
 #[inline(always)]
 fn pack(xt: DMatrixView<'_, f64>, shift: &DVector<f64>, a: &mut [f64], row: &mut [f64]) {
     let b = xt.ncols();
-    let rows = full_rows(xt.nrows());
+    let rows = Shape::Full.rows(xt.nrows());
     row[rows..].fill(0.0);
     for (j, col) in xt.column_iter().enumerate() {
         fill_row(col.as_slice(), shift.as_slice(), &mut row[..rows]);
@@ -103,11 +98,6 @@ fn pack(xt: DMatrixView<'_, f64>, shift: &DVector<f64>, a: &mut [f64], row: &mut
             a[p * ROWS * b + j * ROWS..][..ROWS].copy_from_slice(chunk);
         }
     }
-}
-
-/// Rows per sample of the full moments: D(D+1)/2 + D + 1.
-fn full_rows(d: usize) -> usize {
-    d * (d + 1) / 2 + d + 1
 }
 
 /// One sample's rows about `shift`: `z_a z_b` for a ≥ b, `z_a`, 1.
@@ -145,9 +135,9 @@ pub(super) fn accumulate_labels(
     let (d, b) = xt.shape();
     assert_eq!(labels.len(), b);
     assert!(weights.is_none_or(|w| w.len() == b));
-    assert_eq!(acc.nrows(), full_rows(d));
+    assert_eq!(acc.nrows(), Shape::Full.rows(d));
     assert!(labels.iter().all(|&l| l < acc.ncols()));
-    row.resize(full_rows(d), 0.0);
+    row.resize(Shape::Full.rows(d), 0.0);
     #[cfg(target_arch = "x86_64")]
     {
         assert!(available(), "the fused kernel needs AVX2 and FMA");
