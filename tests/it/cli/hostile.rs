@@ -399,6 +399,19 @@ fn faces_bad_arguments_fail_cleanly() {
     });
 }
 
+/// A successful run whose stderr has a `note: ` line mentioning `what`, and no error.
+fn assert_notice(run: &std::process::Output, what: &str) {
+    assert_success(run);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("note: ") && l.contains(what)),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("error"), "{stderr}");
+}
+
 #[test]
 fn fit_initialisation_and_warm_start_mismatches_fail_cleanly() {
     let d = Dir::new();
@@ -554,28 +567,13 @@ fn fit_initialisation_and_warm_start_mismatches_fail_cleanly() {
             ],
             &[("WGPU_BACKEND", "metal")],
         );
-        assert_success(&run);
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        assert!(
-            stderr
-                .lines()
-                .any(|l| l.starts_with("note: ") && l.contains("running on the CPU")),
-            "{stderr}"
-        );
+        assert_notice(&run, "running on the CPU");
         // Queries of any size look, and say why they run on the CPU.
         let run = gaussmix_env(
             &["score", &out, &x, "--device", "auto"],
             &[("WGPU_BACKEND", "metal")],
         );
-        assert_success(&run);
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        assert!(
-            stderr
-                .lines()
-                .any(|l| l.starts_with("note: ") && l.contains("CPU")),
-            "{stderr}"
-        );
-        assert!(!stderr.contains("error"), "{stderr}");
+        assert_notice(&run, "CPU");
     }
     let _ = model;
 }
